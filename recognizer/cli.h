@@ -1,0 +1,8 @@
+/* The icstr command-line program's subcommands. Each takes the arguments after its own name
+ * (argv[0] is the subcommand name) and returns the exit code: 0 ok, 1 runtime failure, 2 usage. */
+#ifndef ICSTR_CLI_H
+#define ICSTR_CLI_H
+
+int icstr_cmd_selfcheck(int argc, char **argv);
+
+#endif

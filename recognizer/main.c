@@ -1,0 +1,50 @@
+/* icstr: the command-line program. Dispatches to one function per subcommand (recognizer/cli.h).
+ * Results go to stdout; logs and progress to stderr; exit 0 ok, 1 runtime failure, 2 usage. */
+#include "cli.h"
+#include "icstr_core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ICSTR_VERSION "0.1.0"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"selfcheck", icstr_cmd_selfcheck, "check that OpenBLAS, the RNG and threads work here"},
+};
+
+static void print_usage(FILE *f) {
+    fprintf(f,
+            "icstr %s: in-context scene-text recognizer\n\n"
+            "usage: icstr COMMAND [ARGS...]    (icstr COMMAND --help for its options)\n\ncommands:\n",
+            ICSTR_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-12s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+        printf("icstr %s\n", ICSTR_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "icstr: unknown command '%s'\n\n", name);
+    print_usage(stderr);
+    return 2;
+}
