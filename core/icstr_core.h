@@ -138,6 +138,7 @@ double icstr_now_seconds(void);  /* monotonic */
 #endif
 
 #include "ops.h"
+#include "half.h"
 #include "optim.h"
 #include "safetensors.h"
 

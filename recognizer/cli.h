@@ -4,5 +4,6 @@
 #define ICSTR_CLI_H
 
 int icstr_cmd_selfcheck(int argc, char **argv);
+int icstr_cmd_data_synth(int argc, char **argv); /* called by `icstr data synth` */
 
 #endif

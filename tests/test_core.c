@@ -97,7 +97,32 @@ static void test_optim(void) {
     CHECK_NEAR(icstr_lr_schedule(110, 10, 110, 1.0f, 0.1f), 0.1, 1e-7);
 }
 
+static void test_half(void) {
+    /* exact values and round-to-nearest-even, checked against hand-computed bit patterns */
+    CHECK(icstr_f32_to_f16(1.0f) == 0x3c00 && icstr_f32_to_f16(-2.0f) == 0xc000);
+    CHECK(icstr_f32_to_f16(65504.0f) == 0x7bff && icstr_f32_to_f16(65520.0f) == 0x7c00);
+    CHECK(icstr_f32_to_f16(5.9604645e-8f) == 0x0001); /* smallest subnormal */
+    CHECK(icstr_f32_to_f16(1.0f + 1.0f / 2048.0f) == 0x3c00); /* tie rounds to even */
+    CHECK(icstr_f32_to_f16(1.0f + 3.0f / 2048.0f) == 0x3c02);
+    CHECK(icstr_f16_to_f32(0x3555) == 0.333251953125f);
+    CHECK(icstr_f16_to_f32(0x0001) == 5.9604645e-8f);
+    CHECK(icstr_f16_to_f32(0x7c00) == INFINITY);
+    CHECK(isnan(icstr_f16_to_f32(icstr_f32_to_f16(NAN))));
+    CHECK(icstr_f32_to_bf16(1.0f) == 0x3f80 && icstr_bf16_to_f32(0xc040) == -3.0f);
+    CHECK(icstr_f32_to_bf16(1.0f + 1.0f / 256.0f) == 0x3f80); /* tie to even */
+    CHECK(icstr_f32_to_bf16(1.0f + 3.0f / 256.0f) == 0x3f82);
+    CHECK(isnan(icstr_bf16_to_f32(icstr_f32_to_bf16(NAN))));
+    /* every finite f16 survives the round trip through f32 */
+    int all = 1;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00) continue;
+        all &= icstr_f32_to_f16(icstr_f16_to_f32((uint16_t)h)) == h;
+    }
+    CHECK(all);
+}
+
 int main(void) {
+    test_half();
     test_status();
     test_memory();
     test_rng();
