@@ -4,6 +4,8 @@
 #define ICSTR_CLI_H
 
 int icstr_cmd_selfcheck(int argc, char **argv);
+int icstr_cmd_data(int argc, char **argv);
 int icstr_cmd_data_synth(int argc, char **argv); /* called by `icstr data synth` */
+int icstr_cmd_train(int argc, char **argv);
 
 #endif

@@ -1,0 +1,272 @@
+/* The training loop: batches from the deterministic data stream, forward/backward, clipping,
+ * AdamW with warm-up + cosine, a log line and a CSV row every log_every steps (with the greedy
+ * accuracy on the batch, the number that reveals the "reads every crop as one word" plateau),
+ * validation on held-out real crops, and checkpoints that resume exactly. */
+#include "train.h"
+#include "train_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    int B, T;              /* batch size, label capacity (max_label) */
+    float *images;         /* (B, 3, H, W) */
+    char *labels;          /* (B, LABEL_CAP) */
+    int *chunk_image;      /* (B) */
+    int *chunk_label;      /* (B, T) */
+    int *chunk_len;        /* (B) */
+    int *n_chunks;         /* (B) */
+} plain_batch;
+
+#define LABEL_CAP 512
+
+static void plain_batch_free(plain_batch *pb) {
+    icstr_free(pb->images);
+    free(pb->labels);
+    free(pb->chunk_image);
+    free(pb->chunk_label);
+    free(pb->chunk_len);
+    free(pb->n_chunks);
+    memset(pb, 0, sizeof *pb);
+}
+
+static int plain_batch_alloc(plain_batch *pb, const icstr_model_config *mc, int B) {
+    memset(pb, 0, sizeof *pb);
+    pb->B = B;
+    pb->T = mc->max_label;
+    pb->images = icstr_alloc((size_t)B * 3 * mc->img_h * mc->img_w, sizeof(float));
+    pb->labels = calloc((size_t)B, LABEL_CAP);
+    pb->chunk_image = calloc((size_t)B, sizeof(int));
+    pb->chunk_label = calloc((size_t)B * pb->T, sizeof(int));
+    pb->chunk_len = calloc((size_t)B, sizeof(int));
+    pb->n_chunks = calloc((size_t)B, sizeof(int));
+    if (!pb->images || !pb->labels || !pb->chunk_image || !pb->chunk_label || !pb->chunk_len || !pb->n_chunks) {
+        plain_batch_free(pb);
+        return icstr_fail(ICSTR_ERR_NOMEM, "cannot allocate a batch of %d", B);
+    }
+    return ICSTR_OK;
+}
+
+/* Tokenises the labels into the batch; every label was checked by the data stream. */
+static int plain_batch_encode(plain_batch *pb, const icstr_model *m, int B) {
+    icstr_vocab_info vi = icstr_model_vocab(m);
+    for (int b = 0; b < B; b++) {
+        int n = 0, rc;
+        int *tok = pb->chunk_label + (size_t)b * pb->T;
+        for (int t = 0; t < pb->T; t++) tok[t] = vi.pad;
+        if ((rc = icstr_model_encode_label(m, pb->labels + (size_t)b * LABEL_CAP, tok, &n)))
+            return icstr_fail_context(rc, "batch label %d", b);
+        pb->chunk_image[b] = b;
+        pb->chunk_len[b] = n;
+        pb->n_chunks[b] = 1;
+    }
+    return ICSTR_OK;
+}
+
+static icstr_batch plain_batch_view(const plain_batch *pb, int B) {
+    icstr_batch batch = {0};
+    batch.B = B;
+    batch.images = pb->images;
+    batch.n_images = B;
+    batch.chunk_image = pb->chunk_image;
+    batch.chunk_label = pb->chunk_label;
+    batch.chunk_len = pb->chunk_len;
+    batch.n_chunks = pb->n_chunks;
+    batch.max_chunks = 1;
+    batch.loss_on = NULL;
+    return batch;
+}
+
+/* Greedy exact-match accuracy (case-sensitive, the training target) of n crops. */
+static int greedy_accuracy(icstr_model *m, const float *images, const char *labels, int n,
+                           float *acc) {
+    char *texts = malloc((size_t)n * LABEL_CAP);
+    char **ptrs = malloc((size_t)n * sizeof *ptrs);
+    float *conf = malloc((size_t)n * sizeof *conf);
+    if (!texts || !ptrs || !conf) {
+        free(texts);
+        free(ptrs);
+        free(conf);
+        return icstr_fail(ICSTR_ERR_NOMEM, "greedy accuracy buffers");
+    }
+    for (int i = 0; i < n; i++) ptrs[i] = texts + (size_t)i * LABEL_CAP;
+    icstr_decode_params dp = icstr_decode_default_params();
+    int rc = icstr_model_recognize(m, images, n, &dp, ptrs, LABEL_CAP, conf);
+    int right = 0;
+    if (!rc)
+        for (int i = 0; i < n; i++) right += !strcmp(ptrs[i], labels + (size_t)i * LABEL_CAP);
+    *acc = n ? (float)right / (float)n : 0.0f;
+    free(texts);
+    free(ptrs);
+    free(conf);
+    return rc;
+}
+
+static int fill_batch(icstr_train_data *td, plain_batch *pb, const icstr_model_config *mc, long step) {
+    size_t img = (size_t)3 * mc->img_h * mc->img_w;
+    int rc = ICSTR_OK;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < pb->B; b++) {
+        int r = icstr_train_data_sample(td, step, b, pb->images + (size_t)b * img,
+                                        pb->labels + (size_t)b * LABEL_CAP, LABEL_CAP);
+        if (r) {
+#pragma omp critical
+            rc = r;
+        }
+    }
+    return rc;
+}
+
+/* Validation: greedy accuracy over the held-out real crops, in chunks of the batch size. */
+static int validate(icstr_model *m, icstr_train_data *td, plain_batch *pb, const icstr_model_config *mc,
+                    float *acc_out) {
+    int n = icstr_train_data_val_count(td), right_total = 0;
+    size_t img = (size_t)3 * mc->img_h * mc->img_w;
+    for (int start = 0; start < n; start += pb->B) {
+        int count = n - start < pb->B ? n - start : pb->B;
+        for (int i = 0; i < count; i++) {
+            int rc = icstr_train_data_val_sample(td, start + i, pb->images + (size_t)i * img,
+                                                 pb->labels + (size_t)i * LABEL_CAP, LABEL_CAP);
+            if (rc) return rc;
+        }
+        float acc;
+        int rc = greedy_accuracy(m, pb->images, pb->labels, count, &acc);
+        if (rc) return rc;
+        right_total += (int)lroundf(acc * (float)count);
+    }
+    *acc_out = n ? (float)right_total / (float)n : NAN;
+    return ICSTR_OK;
+}
+
+static int make_dir(const char *path) {
+    char tmp[ICSTR_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) && errno != EEXIST) return icstr_fail(ICSTR_ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return icstr_fail(ICSTR_ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
+    return ICSTR_OK;
+}
+
+int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
+                    const icstr_train_options *opt) {
+    int rc;
+    icstr_set_threads(tc->threads);
+    icstr_ops_set_bf16(tc->bf16);
+    if ((rc = make_dir(tc->out_dir))) return rc;
+
+    icstr_model *m = NULL;
+    icstr_train_data *td = NULL;
+    plain_batch pb = {0};
+    FILE *csv = NULL;
+    char path[ICSTR_PATH_MAX + 64];
+
+    if ((rc = icstr_model_create(mc, 1, &m))) return rc;
+    icstr_model_init_weights(m, tc->seed);
+    long step = 0;
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", tc->out_dir);
+    int have_checkpoint = access(path, F_OK) == 0;
+    if (opt->resume && have_checkpoint) {
+        if ((rc = icstr_train_checkpoint_load(m, path, &step))) goto done;
+        ICSTR_INFO("resumed from %s at step %ld", path, step);
+    } else if (tc->init_from[0]) {
+        if ((rc = icstr_train_weights_load(m, tc->init_from))) goto done;
+        ICSTR_INFO("initialised from %s", tc->init_from);
+    }
+    if ((rc = icstr_train_data_open(m, tc, &td))) goto done;
+    if ((rc = plain_batch_alloc(&pb, mc, tc->batch_size))) goto done;
+
+    snprintf(path, sizeof path, "%s/log.csv", tc->out_dir);
+    int fresh_csv = step == 0 || access(path, F_OK) != 0;
+    csv = fopen(path, fresh_csv ? "w" : "a");
+    if (!csv) {
+        rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (fresh_csv) fprintf(csv, "step,loss,ce,ctc,lr,grad_norm,crops_per_s,train_acc,val_acc,hours\n");
+    snprintf(path, sizeof path, "%s/config.yaml", tc->out_dir);
+    FILE *cf = fopen(path, "w");
+    if (cf) {
+        icstr_config_write_yaml(mc, tc, cf);
+        fclose(cf);
+    }
+
+    icstr_slab *slab = icstr_model_slab(m);
+    icstr_adamw_params ap = icstr_adamw_default_params();
+    ap.weight_decay = tc->weight_decay;
+    long stop = tc->steps;
+    if (opt->max_steps_now > 0 && step + opt->max_steps_now < stop) stop = step + opt->max_steps_now;
+    double t_start = icstr_now_seconds(), t_window = t_start, hours_before = 0.0;
+    long crops_window = 0;
+    double sum_loss = 0, sum_ce = 0, sum_ctc = 0, sum_norm = 0;
+    int n_window = 0;
+    ICSTR_INFO("training steps %ld..%ld, batch %d, %d threads, bf16 %s, %zu parameters", step, stop,
+               tc->batch_size, icstr_get_threads(), tc->bf16 ? "on" : "off", slab->total);
+
+    while (step < stop) {
+        if ((rc = fill_batch(td, &pb, mc, step))) goto done;
+        if ((rc = plain_batch_encode(&pb, m, pb.B))) goto done;
+        icstr_batch batch = plain_batch_view(&pb, pb.B);
+        icstr_rng drop_rng;
+        icstr_rng_seed(&drop_rng, tc->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)step);
+        icstr_loss_info li;
+        icstr_slab_zero_grad(slab);
+        if ((rc = icstr_model_train_step(m, &batch, &drop_rng, &li))) goto done;
+        if ((rc = icstr_ops_error())) goto done;
+        if (!isfinite(li.loss)) {
+            rc = icstr_fail(ICSTR_ERR_INTERNAL, "loss is %f at step %ld; stopping (lower lr?)", (double)li.loss, step);
+            goto done;
+        }
+        float norm = icstr_clip_grad_norm(slab, tc->grad_clip);
+        float lr = icstr_lr_schedule(step, tc->warmup, tc->steps, tc->lr, tc->min_lr);
+        icstr_adamw_step(slab, &ap, lr, step + 1);
+        step++;
+        crops_window += pb.B;
+        sum_loss += li.loss;
+        sum_ce += li.ce;
+        sum_ctc += li.ctc;
+        sum_norm += norm;
+        n_window++;
+
+        int log_now = step % tc->log_every == 0 || step == stop;
+        int eval_now = tc->eval_every && (step % tc->eval_every == 0 || step == stop);
+        if (log_now) {
+            double now = icstr_now_seconds();
+            float train_acc = NAN, val_acc = NAN;
+            if ((rc = greedy_accuracy(m, pb.images, pb.labels, pb.B, &train_acc))) goto done;
+            if (eval_now && (rc = validate(m, td, &pb, mc, &val_acc))) goto done;
+            double cps = (double)crops_window / (now - t_window);
+            double hours = hours_before + (now - t_start) / 3600.0;
+            ICSTR_INFO("step %ld loss %.4f (ce %.4f ctc %.4f) lr %.2e |g| %.2f %.0f crops/s train_acc %.3f%s%.3f",
+                       step, sum_loss / n_window, sum_ce / n_window, sum_ctc / n_window, (double)lr,
+                       sum_norm / n_window, cps, (double)train_acc, eval_now ? " val_acc " : "",
+                       eval_now ? (double)val_acc : 0.0);
+            fprintf(csv, "%ld,%.5f,%.5f,%.5f,%.3e,%.3f,%.1f,%.4f,%.4f,%.4f\n", step, sum_loss / n_window,
+                    sum_ce / n_window, sum_ctc / n_window, (double)lr, sum_norm / n_window, cps,
+                    (double)train_acc, (double)val_acc, hours);
+            fflush(csv);
+            t_window = icstr_now_seconds();
+            crops_window = 0;
+            sum_loss = sum_ce = sum_ctc = sum_norm = 0;
+            n_window = 0;
+        }
+        if ((tc->checkpoint_every && step % tc->checkpoint_every == 0) || step == stop) {
+            if ((rc = icstr_train_checkpoint_save(m, tc->out_dir, step))) goto done;
+        }
+    }
+done:
+    if (rc) ICSTR_ERROR("training stopped: %s: %s", icstr_strerror(rc), icstr_last_error());
+    if (csv) fclose(csv);
+    plain_batch_free(&pb);
+    icstr_train_data_close(td);
+    icstr_model_free(m);
+    return rc;
+}

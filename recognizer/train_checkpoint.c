@@ -1,0 +1,54 @@
+/* Checkpoints: out_dir/checkpoint.safetensors (float32 weights + AdamW moments + step, written
+ * atomically, so a kill leaves the previous one intact) and out_dir/model.safetensors (half
+ * precision weights for recognize and for committing a snapshot). */
+#include "train_internal.h"
+#include "model_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int icstr_train_checkpoint_save(icstr_model *m, const char *out_dir, long step) {
+    char path[ICSTR_PATH_MAX + 64], step_str[32];
+    snprintf(step_str, sizeof step_str, "%ld", step);
+    const char *keys[] = {"train.step"}, *values[] = {step_str};
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", out_dir);
+    int rc = icstr_model_save(m, path, ICSTR_ST_F32, keys, values, 1);
+    if (rc) return icstr_fail_context(rc, "saving checkpoint");
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    rc = icstr_model_save(m, path, ICSTR_ST_F16, keys, values, 1);
+    if (rc) return icstr_fail_context(rc, "saving model");
+    return ICSTR_OK;
+}
+
+/* Loads weights (and moments) into the model built from the run's config; the checkpoint's
+ * config must be the same model. */
+int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step) {
+    icstr_model *saved = NULL;
+    int rc = icstr_model_load(path, 1, &saved);
+    if (rc) return rc;
+    icstr_slab *dst = icstr_model_slab(m), *src = icstr_model_slab(saved);
+    if (memcmp(icstr_model_get_config(m), icstr_model_get_config(saved), sizeof(icstr_model_config)) ||
+        dst->total != src->total) {
+        icstr_model_free(saved);
+        return icstr_fail(ICSTR_ERR_MISMATCH, "%s: the checkpoint was made with another model config", path);
+    }
+    memcpy(dst->data, src->data, dst->total * sizeof(float));
+    memcpy(dst->m, src->m, dst->total * sizeof(float));
+    memcpy(dst->v, src->v, dst->total * sizeof(float));
+    icstr_model_free(saved);
+
+    icstr_st_file *f = NULL;
+    if ((rc = icstr_st_open(path, &f))) return rc;
+    const char *s = icstr_st_meta(f, "train.step");
+    char *end = NULL;
+    long v = s ? strtol(s, &end, 10) : -1;
+    icstr_st_close(f);
+    if (!s || *end || v < 0) return icstr_fail(ICSTR_ERR_FORMAT, "%s: missing or bad train.step", path);
+    *step = v;
+    return ICSTR_OK;
+}
+
+int icstr_train_weights_load(icstr_model *m, const char *path) {
+    return icstr_slab_load_file(icstr_model_slab(m), path, ICSTR_ST_ALLOW_EXTRA);
+}
