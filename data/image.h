@@ -1,4 +1,133 @@
-/* icstr data: image (part of icstr_data.h). Placeholder until that work lands. */
+/* icstr data: images (part of icstr_data.h).
+ *
+ * Decoding (stb_image: PNG, JPEG, BMP, GIF first frame, TGA, PNM, and the rest stb reads) into 8-bit
+ * RGB, the model's preprocessing (resize to H x W, aspect not kept, then float CHW in [-1, 1]),
+ * PNG writing, and contact sheets (a grid of crops with their labels written under them).
+ *
+ * Colour: grey is replicated to R=G=B; 16-bit samples keep their high byte (stb's conversion),
+ * except binary PNM with maxval > 255, decoded here (stb 2.27 swaps its bytes) and scaled by
+ * v * 255 / maxval, rounded;
+ * an alpha channel is composited on WHITE: out = (c*a + 255*(255-a)) / 255, rounded. White,
+ * because a transparent background behind dark text is the common case in word crops.
+ *
+ * Limits: the header is read first (stbi_info_from_memory, and our own PNG IHDR peek) and images
+ * with no pixels, a side above max_side or more than max_pixels are refused with ICSTR_ERR_LIMIT
+ * BEFORE anything image-sized is allocated.
+ *
+ * Thread-safety: all functions are reentrant (stb's failure reason is thread-local in this build).
+ */
 #ifndef ICSTR_IMAGE_H
 #define ICSTR_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An 8-bit RGB image, rows top to bottom, pixels interleaved R,G,B (w*h*3 bytes).
+ * rgb is owned by the struct: release with icstr_image_free. */
+typedef struct {
+    int w, h;
+    unsigned char *rgb;
+} icstr_image;
+
+typedef struct {
+    int64_t max_pixels;  /* w*h above this is refused (default 64 * 1024 * 1024) */
+    int max_side;        /* w or h above this is refused (default 32768) */
+    size_t max_file_bytes; /* icstr_image_load_file refuses bigger files (default 256 MiB) */
+} icstr_image_limits;
+
+#define ICSTR_IMAGE_DEFAULT_MAX_PIXELS ((int64_t)64 * 1024 * 1024)
+#define ICSTR_IMAGE_DEFAULT_MAX_SIDE 32768
+#define ICSTR_IMAGE_DEFAULT_MAX_FILE_BYTES ((size_t)256 * 1024 * 1024)
+
+icstr_image_limits icstr_image_default_limits(void);
+
+/* Decodes an encoded image held in memory. name (may be NULL) is used in error details only.
+ * limits NULL means the defaults. On success *out owns a new buffer; on failure *out is zeroed.
+ * Errors: ICSTR_ERR_ARG (NULL out/bytes), ICSTR_ERR_IMAGE (not an image stb reads, truncated,
+ * corrupt: the detail carries stbi_failure_reason), ICSTR_ERR_LIMIT (0 size or over the limits),
+ * ICSTR_ERR_NOMEM. */
+int icstr_image_load_memory_ex(const void *bytes, size_t n, const char *name,
+                               const icstr_image_limits *limits, icstr_image *out);
+int icstr_image_load_memory(const void *bytes, size_t n, const char *name, icstr_image *out);
+
+/* Reads a whole file and decodes it; errors as above plus ICSTR_ERR_IO (open/read, with strerror)
+ * and ICSTR_ERR_LIMIT for a file over max_file_bytes. The detail names the file. */
+int icstr_image_load_file_ex(const char *path, const icstr_image_limits *limits, icstr_image *out);
+int icstr_image_load_file(const char *path, icstr_image *out);
+
+/* Only the header: size and the number of channels stored in the file (1 grey, 2 grey+alpha,
+ * 3 RGB, 4 RGBA). Errors as icstr_image_load_memory_ex, without the limit check. */
+int icstr_image_info_memory(const void *bytes, size_t n, const char *name, int *w, int *h,
+                            int *channels);
+
+/* Short name of the container format from its magic bytes: "png", "jpeg", "bmp", "gif", "pnm",
+ * or "other" (TGA has no magic). Never NULL. */
+const char *icstr_image_format_name(const void *bytes, size_t n);
+
+/* Frees the pixels and zeroes the struct; NULL and already-freed images are fine. */
+void icstr_image_free(icstr_image *img);
+
+/* Allocates an image of w x h filled with one colour (rgb may be NULL: white). */
+int icstr_image_alloc(int w, int h, const unsigned char rgb[3], icstr_image *out);
+
+/* The model's preprocessing: resize img to H x W (aspect not kept) and write float CHW,
+ * channel c of pixel (y, x) at chw[(c*H + y)*W + x] = (v/255 - 0.5)/0.5, in [-1, 1].
+ * Per axis: shrinking uses an area (box) filter, each output pixel the exact average of the
+ * source span it covers, partial pixels weighted by their overlap; enlarging uses bilinear with
+ * pixel centres aligned (align_corners = false, the PIL/OpenCV convention, edges clamped);
+ * an unchanged axis is copied. chw holds 3*H*W floats (caller-owned).
+ * Errors: ICSTR_ERR_ARG (NULL, empty image, H or W < 1 or above 65536), ICSTR_ERR_NOMEM. */
+int icstr_image_to_input(const icstr_image *img, int H, int W, float *chw);
+
+/* The same resampling to an 8-bit RGB image of w x h (values rounded); *out owns a new buffer. */
+int icstr_image_resize(const icstr_image *img, int w, int h, icstr_image *out);
+
+/* Writes an 8-bit image as PNG (channels 1..4, rows top to bottom, tightly packed).
+ * Errors: ICSTR_ERR_ARG, ICSTR_ERR_IO (with strerror; the detail names the file), ICSTR_ERR_NOMEM. */
+int icstr_image_write_png(const char *path, int w, int h, int channels, const unsigned char *pixels);
+
+/* ---- text and contact sheets (data/sheet.c) ---- */
+
+/* Draws text with stb_easy_font into an RGB image, scaled by an integer factor, clipped to the
+ * image. Non-ASCII code points and control characters are drawn as '?'. The top-left corner of
+ * the text is (x, y). Returns the width in pixels the text takes. */
+int icstr_draw_text(icstr_image *img, int x, int y, const char *utf8, int scale,
+                    const unsigned char rgb[3]);
+/* Width and height in pixels text would take at this scale (one line). */
+void icstr_text_size(const char *utf8, int scale, int *w, int *h);
+
+typedef struct {
+    int cols;         /* cells per row (default 4) */
+    int cell_w;       /* image area of a cell (default 256 x 64: the model input at 2x) */
+    int cell_h;
+    int lines;        /* text lines under each image, 1 or 2 (default 1) */
+    int keep_aspect;  /* 0 stretch to the cell (what the model sees), 1 fit inside it (default 0) */
+} icstr_sheet_params;
+
+icstr_sheet_params icstr_sheet_default_params(void);
+
+/* A grid of cells, each a crop with one or two text lines under it (for misreads: the truth
+ * in black, the prediction in red). */
+typedef struct icstr_sheet icstr_sheet;
+
+/* n_cells fixes the number of rows. Errors: ICSTR_ERR_ARG, ICSTR_ERR_LIMIT (sheet over 64 Mpx),
+ * ICSTR_ERR_NOMEM. */
+int icstr_sheet_create(const icstr_sheet_params *p, int n_cells, icstr_sheet **out);
+/* Fills the next cell. img NULL draws a grey cell with a cross (e.g. an undecodable image).
+ * text (black) and text2 (dark red, only when params.lines == 2) may be NULL; text too long for
+ * the cell is drawn smaller or cut with "..". ICSTR_ERR_RANGE when the sheet is full. */
+int icstr_sheet_add(icstr_sheet *s, const icstr_image *img, const char *text, const char *text2);
+/* The sheet so far (owned by the sheet, valid until icstr_sheet_free). */
+const icstr_image *icstr_sheet_image(const icstr_sheet *s);
+int icstr_sheet_write_png(const icstr_sheet *s, const char *path);
+void icstr_sheet_free(icstr_sheet *s);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
