@@ -16,6 +16,7 @@ typedef struct {
 
 static const command commands[] = {
     {"selfcheck", icstr_cmd_selfcheck, "check that OpenBLAS, the RNG and threads work here"},
+    {"data", icstr_cmd_data, "datasets: pack a folder to LMDB, info, contact sheets, synth"},
 };
 
 static void print_usage(FILE *f) {
