@@ -345,3 +345,26 @@ int icstr_json_finish(icstr_json *j) {
     if (j->pos != j->len) return fail_at(j, "trailing characters after the JSON value");
     return ICSTR_OK;
 }
+
+int icstr_json_escape_byte(unsigned char c, char out[8]) {
+    if (c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : (char)c;
+        out[2] = 0;
+        return 2;
+    }
+    if (c < 0x20) return snprintf(out, 8, "\\u%04x", c);
+    out[0] = (char)c;
+    out[1] = 0;
+    return 1;
+}
+
+void icstr_json_fprint_string(FILE *f, const char *s) {
+    char esc[8];
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        icstr_json_escape_byte(*p, esc);
+        fputs(esc, f);
+    }
+    fputc('"', f);
+}

@@ -18,6 +18,7 @@
 #define ICSTR_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -78,6 +79,13 @@ int icstr_json_finish(icstr_json *j);
 
 /* Byte offset of the parser in the text (for messages). */
 size_t icstr_json_offset(const icstr_json *j);
+
+/* ---- writing ---- */
+/* The JSON form of byte c inside a string ("\\\"", "\\n", "\\u001f", or c itself), NUL-terminated
+ * in out; returns its length. UTF-8 bytes >= 0x80 pass through unchanged. */
+int icstr_json_escape_byte(unsigned char c, char out[8]);
+/* Writes s as a quoted JSON string. */
+void icstr_json_fprint_string(FILE *f, const char *s);
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 int icstr_json_utf8_valid(const char *s, size_t n);

@@ -580,24 +580,10 @@ static void sb_add(sbuf *b, const char *s, size_t n) {
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 static void sb_json_string(sbuf *b, const char *s) {
+    char esc[8];
     sb_add(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            sb_add(b, esc, 2);
-        } else if (*p == '\n' || *p == '\t' || *p == '\r') {
-            esc[0] = '\\';
-            esc[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
-            sb_add(b, esc, 2);
-        } else if (*p < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            sb_add(b, esc, 6);
-        } else {
-            sb_add(b, (const char *)p, 1);
-        }
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        sb_add(b, esc, (size_t)icstr_json_escape_byte(*p, esc));
     sb_add(b, "\"", 1);
 }
 
