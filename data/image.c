@@ -281,30 +281,62 @@ int icstr_image_load_file(const char *path, icstr_image *out) {
 }
 
 typedef struct {
-    FILE *f;
+    unsigned char *buf;
+    size_t len, cap;
     int failed;
 } png_sink;
 
 static void png_write_cb(void *ctx, void *data, int size) {
     png_sink *s = ctx;
-    if (!s->failed && size > 0 && fwrite(data, 1, (size_t)size, s->f) != (size_t)size)
-        s->failed = errno ? errno : EIO;
+    if (s->failed || size <= 0) return;
+    if (s->len + (size_t)size > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + (size_t)size) cap *= 2;
+        unsigned char *grown = realloc(s->buf, cap);
+        if (!grown) {
+            s->failed = 1;
+            return;
+        }
+        s->buf = grown;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, (size_t)size);
+    s->len += (size_t)size;
+}
+
+int icstr_image_encode_png(int w, int h, int channels, const unsigned char *pixels, unsigned char **out,
+                           size_t *len) {
+    *out = NULL;
+    *len = 0;
+    if (!pixels || w < 1 || h < 1 || channels < 1 || channels > 4 || (int64_t)w * channels > INT_MAX ||
+        (int64_t)w * h > INT_MAX / 4)
+        return icstr_fail(ICSTR_ERR_ARG, "encode png: bad arguments (%d x %d x %d)", w, h, channels);
+    png_sink s = {0};
+    int ok = stbi_write_png_to_func(png_write_cb, &s, w, h, channels, pixels, w * channels);
+    if (!ok || s.failed) {
+        free(s.buf);
+        return icstr_fail(ICSTR_ERR_NOMEM, "PNG encoding of %d x %d failed", w, h);
+    }
+    *out = s.buf;
+    *len = s.len;
+    return ICSTR_OK;
 }
 
 int icstr_image_write_png(const char *path, int w, int h, int channels,
                           const unsigned char *pixels) {
-    if (!path || !pixels || w < 1 || h < 1 || channels < 1 || channels > 4 ||
-        (int64_t)w * channels > INT_MAX || (int64_t)w * h > INT_MAX / 4)
-        return icstr_fail(ICSTR_ERR_ARG, "write png %s: bad arguments (%d x %d x %d)",
-                          path ? path : "(null)", w, h, channels);
+    if (!path) return icstr_fail(ICSTR_ERR_ARG, "write png: no path");
+    unsigned char *png;
+    size_t len;
+    int rc = icstr_image_encode_png(w, h, channels, pixels, &png, &len);
+    if (rc) return icstr_fail_context(rc, "%s", path);
     FILE *f = fopen(path, "wb");
-    if (!f) return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
-    png_sink s = {f, 0};
-    errno = 0;
-    int ok = stbi_write_png_to_func(png_write_cb, &s, w, h, channels, pixels, w * channels);
+    if (!f) {
+        free(png);
+        return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    size_t put = fwrite(png, 1, len, f);
     int close_err = fclose(f);
-    if (!ok) return icstr_fail(ICSTR_ERR_NOMEM, "%s: PNG encoding failed", path);
-    if (s.failed || close_err)
-        return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(s.failed ? s.failed : errno));
+    free(png);
+    if (put != len || close_err) return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
     return ICSTR_OK;
 }

@@ -89,6 +89,10 @@ int icstr_image_resize(const icstr_image *img, int w, int h, icstr_image *out);
 /* Writes an 8-bit image as PNG (channels 1..4, rows top to bottom, tightly packed).
  * Errors: ICSTR_ERR_ARG, ICSTR_ERR_IO (with strerror; the detail names the file), ICSTR_ERR_NOMEM. */
 int icstr_image_write_png(const char *path, int w, int h, int channels, const unsigned char *pixels);
+/* The same PNG into memory: *out (malloc'd, the caller frees it) holds *len bytes.
+ * Errors: ICSTR_ERR_ARG, ICSTR_ERR_NOMEM. */
+int icstr_image_encode_png(int w, int h, int channels, const unsigned char *pixels, unsigned char **out,
+                           size_t *len);
 
 /* ---- text and contact sheets (data/sheet.c) ---- */
 

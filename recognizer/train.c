@@ -245,10 +245,11 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
             if (eval_now && (rc = validate(m, td, &pb, mc, &val_acc))) goto done;
             double cps = (double)crops_window / (now - t_window);
             double hours = hours_before + (now - t_start) / 3600.0;
-            ICSTR_INFO("step %ld loss %.4f (ce %.4f ctc %.4f) lr %.2e |g| %.2f %.0f crops/s train_acc %.3f%s%.3f",
-                       step, sum_loss / n_window, sum_ce / n_window, sum_ctc / n_window, (double)lr,
-                       sum_norm / n_window, cps, (double)train_acc, eval_now ? " val_acc " : "",
-                       eval_now ? (double)val_acc : 0.0);
+            char val[32] = "";
+            if (eval_now) snprintf(val, sizeof val, " val_acc %.3f", (double)val_acc);
+            ICSTR_INFO("step %ld loss %.4f (ce %.4f ctc %.4f) lr %.2e |g| %.2f %.0f crops/s train_acc %.3f%s", step,
+                       sum_loss / n_window, sum_ce / n_window, sum_ctc / n_window, (double)lr, sum_norm / n_window, cps,
+                       (double)train_acc, val);
             fprintf(csv, "%ld,%.5f,%.5f,%.5f,%.3e,%.3f,%.1f,%.4f,%.4f,%.4f\n", step, sum_loss / n_window,
                     sum_ce / n_window, sum_ctc / n_window, (double)lr, sum_norm / n_window, cps,
                     (double)train_acc, (double)val_acc, hours);

@@ -1,0 +1,172 @@
+/* `icstr eval`: accuracy and 1 - NED of a model on a labelled set, under the standard or the
+ * case-sensitive protocol, with the mean milliseconds per crop (decode + preprocess + recognize). */
+#include "cli.h"
+#include "crop_batch.h"
+#include "icstr_data.h"
+#include "json.h"
+#include "model_io.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
+    "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
+    "\n"
+    "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
+    "\n"
+    "  --data PATH          the labelled set (required)\n"
+    "  --model M            model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --protocol P         standard (lower-case, [a-z0-9], skip empty or > 25; the default) or\n"
+    "                       cased (the 94 printable ASCII characters and space, case-sensitive)\n"
+    "  --json               print the summary as one JSON object on the last line of stdout:\n"
+    "                       n, skipped, unreadable, accuracy, one_minus_ned, ms_per_crop\n"
+    "  --beam K             beam search with K beams (default 1: greedy)\n"
+    "  --batch N            crops recognized together (default 64)\n"
+    "  --threads N          threads (default: all cores)\n"
+    "  --limit N            score only the first N crops\n"
+    "  --predictions F      write NAME<TAB>LABEL<TAB>PREDICTION<TAB>CONFIDENCE<TAB>RESULT per crop\n"
+    "\n"
+    "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
+
+static int parse_count(const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < lo || v > hi) {
+        fprintf(stderr, "icstr eval: %s wants an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int icstr_cmd_eval(int argc, char **argv) {
+    const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL;
+    int json = 0, protocol = ICSTR_SCORE_STANDARD;
+    long batch = 64, threads = 0, limit = 0, beam = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--data") && more) {
+            data = argv[++i];
+        } else if (!strcmp(a, "--model") && more) {
+            model_path = argv[++i];
+        } else if (!strcmp(a, "--predictions") && more) {
+            pred_path = argv[++i];
+        } else if (!strcmp(a, "--protocol") && more) {
+            const char *p = argv[++i];
+            if (!strcmp(p, "standard")) protocol = ICSTR_SCORE_STANDARD;
+            else if (!strcmp(p, "cased")) protocol = ICSTR_SCORE_CASE94;
+            else {
+                fprintf(stderr, "icstr eval: --protocol is standard or cased, not '%s'\n", p);
+                return 2;
+            }
+        } else if (!strcmp(a, "--beam") && more) {
+            if (parse_count(a, argv[++i], 1, 64, &beam)) return 2;
+        } else if (!strcmp(a, "--batch") && more) {
+            if (parse_count(a, argv[++i], 1, 4096, &batch)) return 2;
+        } else if (!strcmp(a, "--threads") && more) {
+            if (parse_count(a, argv[++i], 0, 1024, &threads)) return 2;
+        } else if (!strcmp(a, "--limit") && more) {
+            if (parse_count(a, argv[++i], 1, 1L << 40, &limit)) return 2;
+        } else {
+            fprintf(stderr, "icstr eval: unexpected argument '%s'\n\n%s", a, usage);
+            return 2;
+        }
+    }
+    if (!data) {
+        fprintf(stderr, "icstr eval: --data is required\n\n%s", usage);
+        return 2;
+    }
+    icstr_set_threads((int)threads);
+    icstr_decode_params dp = icstr_decode_default_params();
+    dp.beam = (int)beam;
+    icstr_model *m = NULL;
+    icstr_inputs *in = NULL;
+    icstr_crop_batch cb = {0};
+    FILE *pred = NULL;
+    icstr_score sc;
+    icstr_score_init(&sc, protocol);
+    long unreadable = 0, seen = 0;
+    double seconds = 0.0;
+    char *args[1] = {(char *)data};
+    int rc = icstr_model_load(model_path, 0, &m);
+    if (rc) {
+        fprintf(stderr, "icstr eval: cannot load the model: %s\n", icstr_last_error());
+        return 1;
+    }
+    const icstr_model_config *mc = icstr_model_get_config(m);
+    if ((rc = icstr_inputs_open(args, 1, &in)) || (rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)))
+        goto out;
+    if (pred_path && !(pred = fopen(pred_path, "w"))) {
+        rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", pred_path, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        double t0 = icstr_now_seconds();
+        int n = icstr_crop_batch_read(&cb, in);
+        if (n < 0) {
+            rc = n;
+            goto out;
+        }
+        if (n == 0) break;
+        if ((rc = icstr_crop_batch_recognize(&cb, m, &dp))) goto out;
+        seconds += icstr_now_seconds() - t0;
+        for (int i = 0; i < cb.n && (!limit || seen < limit); i++, seen++) {
+            int k = cb.ok_index[i];
+            const char *gt = cb.labels[i] ? cb.labels[i] : "";
+            if (!cb.labels[i]) {
+                rc = icstr_fail(ICSTR_ERR_FORMAT, "%s: the data has no labels", data);
+                goto out;
+            }
+            if (k < 0) {
+                unreadable++;
+                fprintf(stderr, "icstr eval: %s\n", cb.reasons[i] ? cb.reasons[i] : cb.names[i]);
+            }
+            const char *text = k < 0 ? "" : cb.texts[k];
+            int res = icstr_score_add(&sc, text, gt);
+            if (res < 0) {
+                rc = res;
+                goto out;
+            }
+            if (pred)
+                fprintf(pred, "%s\t%s\t%s\t%.4f\t%s\n", cb.names[i], gt, text, k < 0 ? 0.0 : (double)cb.confidence[k],
+                        res == ICSTR_SCORE_RIGHT ? "right" : res == ICSTR_SCORE_WRONG ? "wrong" : "skipped");
+        }
+        if (limit && seen >= limit) break;
+        if (!json && seen % 1024 < (long)batch) fprintf(stderr, "\reval: %ld crops", seen);
+    }
+    if (!json) fprintf(stderr, "\r");
+out:
+    if (rc) {
+        fprintf(stderr, "icstr eval: %s\n", icstr_last_error());
+    } else {
+        long n, skipped;
+        double acc, ned;
+        icstr_score_result(&sc, &n, &skipped, &acc, &ned);
+        double ms = seen ? 1e3 * seconds / (double)seen : 0.0;
+        if (json) {
+            printf("{\"data\": ");
+            icstr_json_fprint_string(stdout, data);
+            printf(", \"protocol\": \"%s\", \"n\": %ld, \"skipped\": %ld, \"unreadable\": %ld, "
+                   "\"accuracy\": %.4f, \"one_minus_ned\": %.4f, \"ms_per_crop\": %.3f}\n",
+                   icstr_score_protocol_name(protocol), n, skipped, unreadable, acc, ned, ms);
+        } else
+            printf("data %s\nprotocol %s\nscored %ld\nskipped %ld\nunreadable %ld\naccuracy %.4f\none_minus_ned %.4f\n"
+                   "ms_per_crop %.3f\n",
+                   data, icstr_score_protocol_name(protocol), n, skipped, unreadable, acc, ned, ms);
+    }
+    if (pred) fclose(pred);
+    icstr_crop_batch_free(&cb);
+    icstr_inputs_close(in);
+    icstr_model_free(m);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,32 @@
+/* icstr recognizer: a batch of crops read from icstr_inputs and preprocessed for the model, each
+ * with its name, optional label and, for a crop that could not be read or decoded, the reason. */
+#ifndef ICSTR_CROP_BATCH_H
+#define ICSTR_CROP_BATCH_H
+
+#include "inputs.h"
+#include "model.h"
+
+typedef struct {
+    int cap, n;              /* capacity and crops in this batch */
+    int H, W;
+    float *images;           /* (n_ok, 3, H, W): only the crops that decoded, in order */
+    int n_ok;
+    char **names;            /* (n) */
+    char **labels;           /* (n) NULL where the source has none */
+    int *ok_index;           /* (n) index into images, or -1 when the crop failed */
+    char **reasons;          /* (n) why it failed, NULL when ok */
+    char **texts;            /* (n_ok) recognized text, filled by the caller's decode */
+    float *confidence;       /* (n_ok) */
+} icstr_crop_batch;
+
+int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W);
+void icstr_crop_batch_free(icstr_crop_batch *b);
+/* Reads up to cap crops. Returns the number read (0 at the end) or a negative status for a
+ * failure of the whole source. */
+int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
+/* Recognizes the crops that decoded (texts and confidence). */
+int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
+
+#define ICSTR_TEXT_CAP 256
+
+#endif
