@@ -1,0 +1,252 @@
+/* Whole-model gradient check: the gradients of icstr_model_train_step (encoder with conv stem or
+ * plain patches, CTC head, resampler, decoder over interleaved prompt chunks with padding) against
+ * central finite differences of the loss, on tiny configs, for a sample of parameters that covers
+ * every tensor. Also: train_step and icstr_model_loss agree on the loss, gradients accumulate,
+ * and with dropout the gradient matches finite differences taken under the same dropout masks. */
+#include "check.h"
+#include "model_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static icstr_model_config tiny_config(int stem, int layers, float dropout) {
+    icstr_model_config c = icstr_model_default_config();
+    c.img_h = 8;
+    c.img_w = 16;
+    c.stem = stem;
+    c.patch_h = 4;
+    c.patch_w = 4;
+    c.stem_channels = 4;
+    c.enc_dim = 8;
+    c.enc_layers = layers;
+    c.enc_heads = 2;
+    c.enc_mlp = 12;
+    c.latents = 2;
+    c.resampler_layers = 1;
+    c.dec_dim = 8;
+    c.dec_layers = layers;
+    c.dec_heads = 2;
+    c.dec_mlp = 12;
+    c.max_label = 4;
+    c.max_prompts = 2;
+    strcpy(c.charset, "abc");
+    c.ctc_weight = 0.5f;
+    c.label_smoothing = 0.1f;
+    c.dropout = dropout;
+    return c;
+}
+
+/* 3 sequences: a plain query; two prompts + query (one image used twice, one prompt without
+ * loss, an empty label); one prompt + query. Lengths differ, so sequences are padded. */
+enum { NB = 3, NCH = 3, NIMG = 6, ML = 4 };
+static float images[NIMG * 3 * 8 * 16];
+static const int chunk_image[NB * NCH] = {0, -1, -1, 1, 2, 1, 3, 4, -1};
+static const int chunk_len[NB * NCH] = {2, 0, 0, 3, 0, 4, 1, 2, 0};
+static const int chunk_label[NB * NCH * ML] = {
+    0, 1, 2, 2, /* "ab" */ 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 0, 1, 2, /* "cab" */ 2, 2, 2, 2, /* "" */ 2, 0, 1, 1, /* "cabb" */
+    1, 2, 2, 2, /* "b" */ 0, 0, 2, 2, /* "aa" */ 2, 2, 2, 2,
+};
+static const int n_chunks[NB] = {1, 3, 2};
+static const uint8_t loss_on[NB * NCH] = {1, 0, 0, 0, 1, 1, 1, 1, 0};
+
+static icstr_batch make_batch(void) {
+    icstr_batch b;
+    memset(&b, 0, sizeof b);
+    b.B = NB;
+    b.images = images;
+    b.n_images = NIMG;
+    b.chunk_image = chunk_image;
+    b.chunk_label = chunk_label;
+    b.chunk_len = chunk_len;
+    b.n_chunks = n_chunks;
+    b.max_chunks = NCH;
+    b.loss_on = loss_on;
+    return b;
+}
+
+/* The loss the gradient belongs to: train_step with a fixed dropout seed (the masks are then the
+ * same on every call), its gradient output discarded. */
+static double eval_loss(icstr_model *m, const icstr_batch *b, uint64_t drop_seed) {
+    icstr_rng r;
+    icstr_rng_seed(&r, drop_seed);
+    icstr_loss_info info;
+    int rc = icstr_model_train_step(m, b, &r, &info);
+    CHECK(rc == ICSTR_OK);
+    return info.loss;
+}
+
+/* Central difference with Richardson extrapolation (cancels the h^2 term). The loss comes back as
+ * a float (one ulp of a loss near 5 is 5e-7), so the step is large and the h^4 error small. */
+static double fd_grad(icstr_model *m, const icstr_batch *b, float *w, uint64_t seed) {
+    const float h = 0.04f;
+    float keep = *w;
+    double g[2];
+    for (int k = 0; k < 2; k++) {
+        float hk = k ? h / 2 : h;
+        *w = keep + hk;
+        double lp = eval_loss(m, b, seed);
+        *w = keep - hk;
+        double lm = eval_loss(m, b, seed);
+        /* the step actually taken in float */
+        g[k] = (lp - lm) / ((double)(keep + hk) - (double)(keep - hk));
+    }
+    *w = keep;
+    return (4.0 * g[1] - g[0]) / 3.0;
+}
+
+static void check_config(const icstr_model_config *cfg, int per_tensor, uint64_t seed,
+                         const char *what) {
+    icstr_model *m = NULL;
+    int rc = icstr_model_create(cfg, 1, &m);
+    CHECK_MSG(rc == ICSTR_OK, "%s: create: %s", what, icstr_last_error());
+    if (rc) return;
+    icstr_slab *s = icstr_model_slab(m);
+    icstr_model_init_weights(m, seed);
+    /* larger weights than the init so every path carries a sizeable gradient */
+    icstr_rng r;
+    icstr_rng_seed(&r, seed + 100);
+    for (size_t i = 0; i < s->total; i++) s->data[i] += 0.3f * icstr_rng_normal(&r);
+    icstr_batch b = make_batch();
+
+    /* loss agrees between train_step and the forward-only loss (dropout off) */
+    icstr_slab_zero_grad(s);
+    icstr_loss_info li, lt;
+    icstr_rng dr;
+    icstr_rng_seed(&dr, 5);
+    CHECK(icstr_model_train_step(m, &b, &dr, &lt) == ICSTR_OK);
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_OK);
+    if (cfg->dropout == 0.0f) {
+        CHECK_MSG(li.loss == lt.loss && li.ce == lt.ce && li.ctc == lt.ctc,
+                  "%s: loss %.9g vs train_step %.9g", what, li.loss, lt.loss);
+    }
+    /* tokens with loss (label + EOC): seq0 "ab" 3; seq1 "cab" loss off, "" 1, "cabb" 5;
+     * seq2 "b" 2, "aa" 3 */
+    CHECK_MSG(lt.tokens == 3 + 1 + 5 + 2 + 3, "%s: %d tokens", what, lt.tokens);
+    CHECK(lt.ce > 0.0f && lt.ctc > 0.0f);
+    CHECK_NEAR(lt.loss, lt.ce + cfg->ctc_weight * lt.ctc, 1e-6);
+
+    /* gradients accumulate: a second step doubles them */
+    float *g1 = malloc(s->total * sizeof(float));
+    memcpy(g1, s->grad, s->total * sizeof(float));
+    icstr_rng_seed(&dr, 5);
+    CHECK(icstr_model_train_step(m, &b, &dr, &lt) == ICSTR_OK);
+    int doubled = 1;
+    for (size_t i = 0; i < s->total; i++)
+        if (fabsf(s->grad[i] - 2.0f * g1[i]) > 1e-6f * (1.0f + fabsf(g1[i]))) doubled = 0;
+    CHECK_MSG(doubled, "%s: gradients do not accumulate", what);
+
+    /* sample: per_tensor random entries of every tensor */
+    int checked = 0, bad = 0, sizeable = 0;
+    double worst = 0.0;
+    for (int t = 0; t < s->count; t++) {
+        const icstr_param *p = &s->params[t];
+        int tensor_bad = 0;
+        for (int k = 0; k < per_tensor && k < (int)p->numel; k++) {
+            size_t i = p->offset + (p->numel <= (size_t)per_tensor ? (size_t)k
+                                                                   : icstr_rng_below(&r, (uint32_t)p->numel));
+            double ga = g1[i];
+            double gn = fd_grad(m, &b, &s->data[i], 5);
+            /* 1% relative, or 1e-4 absolute for gradients near 0 (the float loss's noise after
+             * the difference is about 2e-5) */
+            double err = fabs(ga - gn) / (1e-2 * fmax(fabs(ga), fabs(gn)) + 1e-4);
+            if (err > worst) worst = err;
+            checked++;
+            sizeable += fabs(gn) > 1e-2;
+            if (err > 1.0) {
+                bad++;
+                if (tensor_bad++ < 2)
+                    fprintf(stderr, "%s: %s[%zu]: backprop %.6g, finite difference %.6g\n", what,
+                            p->name, i - p->offset, ga, gn);
+            }
+        }
+    }
+    printf("%s: %d parameters in %d tensors, %d with |grad| > 1e-2, worst error %.3g of tolerance\n",
+           what, checked, s->count, sizeable, worst);
+    CHECK_MSG(bad == 0, "%s: %d of %d gradients wrong", what, bad, checked);
+    /* the check must not be vacuous */
+    CHECK_MSG(sizeable > checked / 2, "%s: only %d of %d gradients are sizeable", what, sizeable,
+              checked);
+    free(g1);
+    icstr_model_free(m);
+}
+
+/* Invalid configs and batches are refused with the right code, never crash. */
+static void check_refusals(void) {
+    icstr_model *m = NULL;
+    icstr_model_config c = tiny_config(1, 1, 0.0f);
+    c.enc_heads = 3;
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG && m == NULL);
+    c = tiny_config(1, 1, 0.0f);
+    c.patch_w = 2; /* the conv stem needs multiples of 4 */
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG);
+    c = tiny_config(1, 1, 0.0f);
+    strcpy(c.charset, "abca");
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG);
+    strcpy(c.charset, "ab\xc3");
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG);
+    c.charset[0] = '\0';
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG);
+    c = tiny_config(1, 1, 0.0f);
+    c.label_smoothing = 1.0f;
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_ERR_CONFIG);
+
+    c = tiny_config(1, 1, 0.0f);
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_OK);
+    icstr_loss_info li;
+    icstr_batch b = make_batch();
+    int img[NB * NCH], len[NB * NCH], lab[NB * NCH * ML], nc[NB];
+    memcpy(img, chunk_image, sizeof img);
+    memcpy(len, chunk_len, sizeof len);
+    memcpy(lab, chunk_label, sizeof lab);
+    memcpy(nc, n_chunks, sizeof nc);
+    b.chunk_image = img;
+    b.chunk_len = len;
+    b.chunk_label = lab;
+    b.n_chunks = nc;
+    img[3] = NIMG;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_ERR_ARG);
+    img[3] = 1;
+    len[0] = ML + 1;
+    CHECK(icstr_model_train_step(m, &b, NULL, &li) == ICSTR_ERR_ARG);
+    len[0] = 2;
+    lab[1] = 3; /* BOS is not a label character */
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_ERR_ARG);
+    lab[1] = 1;
+    nc[1] = NCH + 1;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_ERR_ARG);
+    nc[1] = 0;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_ERR_ARG);
+    nc[1] = 3;
+    b.B = 0;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_ERR_ARG);
+    b.B = NB;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_OK);
+    icstr_model_free(m);
+    /* no gradients, no train step */
+    CHECK(icstr_model_create(&c, 0, &m) == ICSTR_OK);
+    CHECK(icstr_model_train_step(m, &b, NULL, &li) == ICSTR_ERR_ARG);
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_OK);
+    icstr_model_free(m);
+    /* dropout needs an rng */
+    c.dropout = 0.1f;
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_OK);
+    CHECK(icstr_model_train_step(m, &b, NULL, &li) == ICSTR_ERR_ARG);
+    icstr_model_free(m);
+}
+
+int main(void) {
+    icstr_set_threads(1);
+    icstr_rng r;
+    icstr_rng_seed(&r, 11);
+    for (size_t i = 0; i < sizeof images / sizeof *images; i++) images[i] = icstr_rng_range(&r, -1, 1);
+
+    check_refusals();
+    icstr_model_config c1 = tiny_config(1, 1, 0.0f);
+    check_config(&c1, 4, 1, "conv stem, 1 layer");
+    icstr_model_config c2 = tiny_config(0, 2, 0.0f);
+    check_config(&c2, 3, 2, "patch stem, 2 layers");
+    icstr_model_config c3 = tiny_config(1, 1, 0.2f);
+    check_config(&c3, 1, 3, "conv stem, dropout 0.2");
+    return check_finish("test_model_grad");
+}
