@@ -44,8 +44,15 @@ int icstr_fail_context(int rc, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof detail && old[0])
-        snprintf(detail + n, sizeof detail - (size_t)n, ": %s", old);
+    size_t used = n < 0 ? 0 : (size_t)n;
+    if (used + 2 < sizeof detail && old[0]) {
+        /* keep as much of the old detail as fits; truncation is fine for a message */
+        detail[used++] = ':';
+        detail[used++] = ' ';
+        size_t room = sizeof detail - used - 1, len = strlen(old);
+        memcpy(detail + used, old, len < room ? len : room);
+        detail[used + (len < room ? len : room)] = 0;
+    }
     return rc;
 }
 

@@ -8,6 +8,7 @@
 
 static const char *usage =
     "usage: icstr train --config FILE [--fresh] [--steps-now N] [--out DIR] [--threads N]\n"
+    "                   [--show-batch PNG]\n"
     "\n"
     "Trains the recognizer as the YAML config says (configs/README.md documents every key).\n"
     "Resumes from OUT/checkpoint.safetensors when it exists, exactly where it stopped.\n"
@@ -17,13 +18,14 @@ static const char *usage =
     "  --steps-now N   stop after N steps in this process (the schedule still spans train.steps)\n"
     "  --out DIR       override train.out_dir\n"
     "  --threads N     override train.threads (0 = all cores)\n"
+    "  --show-batch PNG  write the first batch as the model sees it (with labels) and exit\n"
     "\n"
     "Writes OUT/log.csv (a row every train.log_every steps), OUT/config.yaml (the full config),\n"
     "OUT/checkpoint.safetensors (weights, AdamW moments, step) and OUT/model.safetensors (weights,\n"
     "half precision, usable with icstr recognize --model).\n";
 
 int icstr_cmd_train(int argc, char **argv) {
-    const char *config = NULL, *out = NULL;
+    const char *config = NULL, *out = NULL, *show = NULL;
     int fresh = 0, threads = -1;
     long steps_now = 0;
     for (int i = 1; i < argc; i++) {
@@ -35,6 +37,8 @@ int icstr_cmd_train(int argc, char **argv) {
             config = argv[++i];
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
+        } else if (!strcmp(a, "--show-batch") && i + 1 < argc) {
+            show = argv[++i];
         } else if (!strcmp(a, "--fresh")) {
             fresh = 1;
         } else if (!strcmp(a, "--steps-now") && i + 1 < argc) {
@@ -74,6 +78,13 @@ int icstr_cmd_train(int argc, char **argv) {
         strcpy(tc.out_dir, out);
     }
     if (threads >= 0) tc.threads = threads;
+    if (show) {
+        if (icstr_train_show_batch(&mc, &tc, 0, show)) {
+            fprintf(stderr, "icstr train: %s\n", icstr_last_error());
+            return 1;
+        }
+        return 0;
+    }
     icstr_train_options opt = {.resume = !fresh, .max_steps_now = steps_now, .quiet = 0};
     return icstr_train_run(&mc, &tc, &opt) ? 1 : 0;
 }

@@ -4,6 +4,7 @@
  * validation on held-out real crops, and checkpoints that resume exactly. */
 #include "train.h"
 #include "train_internal.h"
+#include "icstr_data.h"
 
 #include <errno.h>
 #include <math.h>
@@ -141,6 +142,49 @@ static int validate(icstr_model *m, icstr_train_data *td, plain_batch *pb, const
     }
     *acc_out = n ? (float)right_total / (float)n : NAN;
     return ICSTR_OK;
+}
+
+/* CHW floats in [-1, 1] back to an 8-bit RGB image (for looking at what the model sees). */
+static int input_to_image(const float *chw, int H, int W, icstr_image *out) {
+    int rc = icstr_image_alloc(W, H, NULL, out);
+    if (rc) return rc;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                float v = (chw[((size_t)c * H + y) * W + x] * 0.5f + 0.5f) * 255.0f;
+                out->rgb[((size_t)y * W + x) * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+            }
+    return ICSTR_OK;
+}
+
+int icstr_train_show_batch(const icstr_model_config *mc, const icstr_train_config *tc, long step,
+                           const char *png_path) {
+    icstr_model *m = NULL;
+    icstr_train_data *td = NULL;
+    icstr_sheet *sheet = NULL;
+    plain_batch pb = {0};
+    int rc;
+    icstr_set_threads(tc->threads);
+    if ((rc = icstr_model_create(mc, 0, &m)) || (rc = icstr_train_data_open(m, tc, &td)) ||
+        (rc = plain_batch_alloc(&pb, mc, tc->batch_size)) || (rc = fill_batch(td, &pb, mc, step)))
+        goto done;
+    icstr_sheet_params sp = icstr_sheet_default_params();
+    if ((rc = icstr_sheet_create(&sp, pb.B, &sheet))) goto done;
+    for (int b = 0; b < pb.B; b++) {
+        icstr_image im;
+        if ((rc = input_to_image(pb.images + (size_t)b * 3 * mc->img_h * mc->img_w, mc->img_h, mc->img_w, &im)))
+            goto done;
+        rc = icstr_sheet_add(sheet, &im, pb.labels + (size_t)b * LABEL_CAP, NULL);
+        icstr_image_free(&im);
+        if (rc) goto done;
+    }
+    rc = icstr_sheet_write_png(sheet, png_path);
+done:
+    icstr_sheet_free(sheet);
+    plain_batch_free(&pb);
+    icstr_train_data_close(td);
+    icstr_model_free(m);
+    return rc;
 }
 
 static int make_dir(const char *path) {

@@ -37,6 +37,11 @@ typedef struct {
 int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
                     const icstr_train_options *opt);
 
+/* Writes a contact sheet of the batch of `step` as the model sees it (after augmentation and
+ * resizing), with the labels: look at it before a long run. */
+int icstr_train_show_batch(const icstr_model_config *mc, const icstr_train_config *tc, long step,
+                           const char *png_path);
+
 #ifdef __cplusplus
 }
 #endif

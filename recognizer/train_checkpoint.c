@@ -43,8 +43,9 @@ int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step) {
     const char *s = icstr_st_meta(f, "train.step");
     char *end = NULL;
     long v = s ? strtol(s, &end, 10) : -1;
+    int bad = !s || *end || v < 0;
     icstr_st_close(f);
-    if (!s || *end || v < 0) return icstr_fail(ICSTR_ERR_FORMAT, "%s: missing or bad train.step", path);
+    if (bad) return icstr_fail(ICSTR_ERR_FORMAT, "%s: missing or bad train.step", path);
     *step = v;
     return ICSTR_OK;
 }
