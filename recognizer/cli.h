@@ -6,6 +6,7 @@
 int icstr_cmd_selfcheck(int argc, char **argv);
 int icstr_cmd_data(int argc, char **argv);
 int icstr_cmd_data_synth(int argc, char **argv); /* called by `icstr data synth` */
+int icstr_cmd_data_unpack(int argc, char **argv); /* called by `icstr data unpack` */
 int icstr_cmd_train(int argc, char **argv);
 int icstr_cmd_recognize(int argc, char **argv);
 int icstr_cmd_eval(int argc, char **argv);

@@ -18,6 +18,7 @@ static void data_usage(FILE *f) {
             "  pack DIR OUT.lmdb     pack a gt.txt folder (or any dataset) into an STR LMDB\n"
             "  info PATH             count, label lengths, charset, image sizes of a dataset\n"
             "  show PATH --out PNG   a contact sheet of samples with their labels\n"
+            "  unpack PATH OUTDIR    write a dataset out as image files and a gt.txt\n"
             "  synth ...             render synthetic word crops (see icstr data synth --help)\n\n"
             "PATH is an STR LMDB directory (holding data.mdb), a folder holding gt.txt, or a\n"
             "list file of `path<TAB>label` lines.\n");
@@ -498,6 +499,7 @@ int icstr_cmd_data(int argc, char **argv) {
     if (!strcmp(sub, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(sub, "show")) return cmd_show(argc - 1, argv + 1);
     if (!strcmp(sub, "synth")) return icstr_cmd_data_synth(argc - 1, argv + 1);
+    if (!strcmp(sub, "unpack")) return icstr_cmd_data_unpack(argc - 1, argv + 1);
     fprintf(stderr, "icstr data: unknown subcommand '%s'\n\n", sub);
     data_usage(stderr);
     return 2;
