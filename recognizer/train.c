@@ -4,6 +4,7 @@
  * validation on held-out real crops, and checkpoints that resume exactly. */
 #include "train.h"
 #include "train_internal.h"
+#include "train_batch.h"
 #include "icstr_data.h"
 
 #include <errno.h>
@@ -14,79 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    int B, T;              /* batch size, label capacity (max_label) */
-    float *images;         /* (B, 3, H, W) */
-    char *labels;          /* (B, LABEL_CAP) */
-    int *chunk_image;      /* (B) */
-    int *chunk_label;      /* (B, T) */
-    int *chunk_len;        /* (B) */
-    int *n_chunks;         /* (B) */
-} plain_batch;
-
-#define LABEL_CAP 512
-
-static void plain_batch_free(plain_batch *pb) {
-    icstr_free(pb->images);
-    free(pb->labels);
-    free(pb->chunk_image);
-    free(pb->chunk_label);
-    free(pb->chunk_len);
-    free(pb->n_chunks);
-    memset(pb, 0, sizeof *pb);
-}
-
-static int plain_batch_alloc(plain_batch *pb, const icstr_model_config *mc, int B) {
-    memset(pb, 0, sizeof *pb);
-    pb->B = B;
-    pb->T = mc->max_label;
-    pb->images = icstr_alloc((size_t)B * 3 * mc->img_h * mc->img_w, sizeof(float));
-    pb->labels = calloc((size_t)B, LABEL_CAP);
-    pb->chunk_image = calloc((size_t)B, sizeof(int));
-    pb->chunk_label = calloc((size_t)B * pb->T, sizeof(int));
-    pb->chunk_len = calloc((size_t)B, sizeof(int));
-    pb->n_chunks = calloc((size_t)B, sizeof(int));
-    if (!pb->images || !pb->labels || !pb->chunk_image || !pb->chunk_label || !pb->chunk_len || !pb->n_chunks) {
-        plain_batch_free(pb);
-        return icstr_fail(ICSTR_ERR_NOMEM, "cannot allocate a batch of %d", B);
-    }
-    return ICSTR_OK;
-}
-
-/* Tokenises the labels into the batch; every label was checked by the data stream. */
-static int plain_batch_encode(plain_batch *pb, const icstr_model *m, int B) {
-    icstr_vocab_info vi = icstr_model_vocab(m);
-    for (int b = 0; b < B; b++) {
-        int n = 0, rc;
-        int *tok = pb->chunk_label + (size_t)b * pb->T;
-        for (int t = 0; t < pb->T; t++) tok[t] = vi.pad;
-        if ((rc = icstr_model_encode_label(m, pb->labels + (size_t)b * LABEL_CAP, tok, &n)))
-            return icstr_fail_context(rc, "batch label %d", b);
-        pb->chunk_image[b] = b;
-        pb->chunk_len[b] = n;
-        pb->n_chunks[b] = 1;
-    }
-    return ICSTR_OK;
-}
-
-static icstr_batch plain_batch_view(const plain_batch *pb, int B) {
-    icstr_batch batch = {0};
-    batch.B = B;
-    batch.images = pb->images;
-    batch.n_images = B;
-    batch.chunk_image = pb->chunk_image;
-    batch.chunk_label = pb->chunk_label;
-    batch.chunk_len = pb->chunk_len;
-    batch.n_chunks = pb->n_chunks;
-    batch.max_chunks = 1;
-    batch.loss_on = NULL;
-    return batch;
-}
-
 /* Greedy exact-match accuracy (case-sensitive, the training target) of n crops. */
 static int greedy_accuracy(icstr_model *m, const float *images, const char *labels, int n,
                            float *acc) {
-    char *texts = malloc((size_t)n * LABEL_CAP);
+    char *texts = malloc((size_t)n * ICSTR_LABEL_CAP);
     char **ptrs = malloc((size_t)n * sizeof *ptrs);
     float *conf = malloc((size_t)n * sizeof *conf);
     if (!texts || !ptrs || !conf) {
@@ -95,12 +27,12 @@ static int greedy_accuracy(icstr_model *m, const float *images, const char *labe
         free(conf);
         return icstr_fail(ICSTR_ERR_NOMEM, "greedy accuracy buffers");
     }
-    for (int i = 0; i < n; i++) ptrs[i] = texts + (size_t)i * LABEL_CAP;
+    for (int i = 0; i < n; i++) ptrs[i] = texts + (size_t)i * ICSTR_LABEL_CAP;
     icstr_decode_params dp = icstr_decode_default_params();
-    int rc = icstr_model_recognize(m, images, n, &dp, ptrs, LABEL_CAP, conf);
+    int rc = icstr_model_recognize(m, images, n, &dp, ptrs, ICSTR_LABEL_CAP, conf);
     int right = 0;
     if (!rc)
-        for (int i = 0; i < n; i++) right += !strcmp(ptrs[i], labels + (size_t)i * LABEL_CAP);
+        for (int i = 0; i < n; i++) right += !strcmp(ptrs[i], labels + (size_t)i * ICSTR_LABEL_CAP);
     *acc = n ? (float)right / (float)n : 0.0f;
     free(texts);
     free(ptrs);
@@ -108,35 +40,20 @@ static int greedy_accuracy(icstr_model *m, const float *images, const char *labe
     return rc;
 }
 
-static int fill_batch(icstr_train_data *td, plain_batch *pb, const icstr_model_config *mc, long step) {
-    size_t img = (size_t)3 * mc->img_h * mc->img_w;
-    int rc = ICSTR_OK;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int b = 0; b < pb->B; b++) {
-        int r = icstr_train_data_sample(td, step, b, pb->images + (size_t)b * img,
-                                        pb->labels + (size_t)b * LABEL_CAP, LABEL_CAP);
-        if (r) {
-#pragma omp critical
-            rc = r;
-        }
-    }
-    return rc;
-}
-
 /* Validation: greedy accuracy over the held-out real crops, in chunks of the batch size. */
-static int validate(icstr_model *m, icstr_train_data *td, plain_batch *pb, const icstr_model_config *mc,
+static int validate(icstr_model *m, icstr_train_data *td, icstr_train_batch *tb, const icstr_model_config *mc,
                     float *acc_out) {
     int n = icstr_train_data_val_count(td), right_total = 0;
     size_t img = (size_t)3 * mc->img_h * mc->img_w;
-    for (int start = 0; start < n; start += pb->B) {
-        int count = n - start < pb->B ? n - start : pb->B;
+    for (int start = 0; start < n; start += tb->B) {
+        int count = n - start < tb->B ? n - start : tb->B;
         for (int i = 0; i < count; i++) {
-            int rc = icstr_train_data_val_sample(td, start + i, pb->images + (size_t)i * img,
-                                                 pb->labels + (size_t)i * LABEL_CAP, LABEL_CAP);
+            int rc = icstr_train_data_val_sample(td, start + i, tb->queries + (size_t)i * img,
+                                                 tb->query_labels + (size_t)i * ICSTR_LABEL_CAP, ICSTR_LABEL_CAP);
             if (rc) return rc;
         }
         float acc;
-        int rc = greedy_accuracy(m, pb->images, pb->labels, count, &acc);
+        int rc = greedy_accuracy(m, tb->queries, tb->query_labels, count, &acc);
         if (rc) return rc;
         right_total += (int)lroundf(acc * (float)count);
     }
@@ -162,26 +79,27 @@ int icstr_train_show_batch(const icstr_model_config *mc, const icstr_train_confi
     icstr_model *m = NULL;
     icstr_train_data *td = NULL;
     icstr_sheet *sheet = NULL;
-    plain_batch pb = {0};
+    icstr_train_batch tb = {0};
     int rc;
     icstr_set_threads(tc->threads);
     if ((rc = icstr_model_create(mc, 0, &m)) || (rc = icstr_train_data_open(m, tc, &td)) ||
-        (rc = plain_batch_alloc(&pb, mc, tc->batch_size)) || (rc = fill_batch(td, &pb, mc, step)))
+        (rc = icstr_train_batch_alloc(&tb, mc, tc->batch_size, tc->prompts_max)) ||
+        (tc->prompts_max > 0 && (rc = icstr_train_context_prepare(td, m))) ||
+        (rc = icstr_train_batch_fill(&tb, td, m, step)))
         goto done;
     icstr_sheet_params sp = icstr_sheet_default_params();
-    if ((rc = icstr_sheet_create(&sp, pb.B, &sheet))) goto done;
-    for (int b = 0; b < pb.B; b++) {
+    if ((rc = icstr_sheet_create(&sp, tb.n_images, &sheet))) goto done;
+    for (int b = 0; b < tb.n_images; b++) {
         icstr_image im;
-        if ((rc = input_to_image(pb.images + (size_t)b * 3 * mc->img_h * mc->img_w, mc->img_h, mc->img_w, &im)))
-            goto done;
-        rc = icstr_sheet_add(sheet, &im, pb.labels + (size_t)b * LABEL_CAP, NULL);
+        if ((rc = input_to_image(tb.images + (size_t)b * tb.img, mc->img_h, mc->img_w, &im))) goto done;
+        rc = icstr_sheet_add(sheet, &im, tb.labels + (size_t)b * ICSTR_LABEL_CAP, NULL);
         icstr_image_free(&im);
         if (rc) goto done;
     }
     rc = icstr_sheet_write_png(sheet, png_path);
 done:
     icstr_sheet_free(sheet);
-    plain_batch_free(&pb);
+    icstr_train_batch_free(&tb);
     icstr_train_data_close(td);
     icstr_model_free(m);
     return rc;
@@ -209,7 +127,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
 
     icstr_model *m = NULL;
     icstr_train_data *td = NULL;
-    plain_batch pb = {0};
+    icstr_train_batch tb = {0};
     FILE *csv = NULL;
     char path[ICSTR_PATH_MAX + 64];
 
@@ -226,7 +144,8 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         ICSTR_INFO("initialised from %s", tc->init_from);
     }
     if ((rc = icstr_train_data_open(m, tc, &td))) goto done;
-    if ((rc = plain_batch_alloc(&pb, mc, tc->batch_size))) goto done;
+    if ((rc = icstr_train_batch_alloc(&tb, mc, tc->batch_size, tc->prompts_max))) goto done;
+    if (tc->prompts_max > 0 && tc->incontext_fraction > 0.0f && (rc = icstr_train_context_prepare(td, m))) goto done;
 
     snprintf(path, sizeof path, "%s/log.csv", tc->out_dir);
     int fresh_csv = step == 0 || access(path, F_OK) != 0;
@@ -256,9 +175,8 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
                tc->batch_size, icstr_get_threads(), tc->bf16 ? "on" : "off", slab->total);
 
     while (step < stop) {
-        if ((rc = fill_batch(td, &pb, mc, step))) goto done;
-        if ((rc = plain_batch_encode(&pb, m, pb.B))) goto done;
-        icstr_batch batch = plain_batch_view(&pb, pb.B);
+        if ((rc = icstr_train_batch_fill(&tb, td, m, step))) goto done;
+        icstr_batch batch = icstr_train_batch_view(&tb);
         icstr_rng drop_rng;
         icstr_rng_seed(&drop_rng, tc->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)step);
         icstr_loss_info li;
@@ -273,7 +191,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         float lr = icstr_lr_schedule(step, tc->warmup, tc->steps, tc->lr, tc->min_lr);
         icstr_adamw_step(slab, &ap, lr, step + 1);
         step++;
-        crops_window += pb.B;
+        crops_window += tb.n_images;
         sum_loss += li.loss;
         sum_ce += li.ce;
         sum_ctc += li.ctc;
@@ -285,8 +203,8 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         if (log_now) {
             double now = icstr_now_seconds();
             float train_acc = NAN, val_acc = NAN;
-            if ((rc = greedy_accuracy(m, pb.images, pb.labels, pb.B, &train_acc))) goto done;
-            if (eval_now && (rc = validate(m, td, &pb, mc, &val_acc))) goto done;
+            if ((rc = greedy_accuracy(m, tb.queries, tb.query_labels, tb.B, &train_acc))) goto done;
+            if (eval_now && (rc = validate(m, td, &tb, mc, &val_acc))) goto done;
             double cps = (double)crops_window / (now - t_window);
             double hours = hours_before + (now - t_start) / 3600.0;
             char val[32] = "";
@@ -310,7 +228,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
 done:
     if (rc) ICSTR_ERROR("training stopped: %s: %s", icstr_strerror(rc), icstr_last_error());
     if (csv) fclose(csv);
-    plain_batch_free(&pb);
+    icstr_train_batch_free(&tb);
     icstr_train_data_close(td);
     icstr_model_free(m);
     return rc;

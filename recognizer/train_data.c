@@ -10,26 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    icstr_image img;
-    char *label;
-} real_crop;
-
-struct icstr_train_data {
-    icstr_model_config mc;
-    icstr_train_config tc;
-    real_crop *crops;          /* every usable real crop, all sources */
-    long n_crops;
-    long *source_start;        /* first train index of each source in train_idx */
-    long *source_count;        /* train crops per source */
-    float *source_cum;         /* cumulative sampling weights */
-    long *train_idx;           /* indices into crops, grouped by source */
-    long n_train;
-    long *val_idx;             /* held-out indices into crops */
-    int n_val;
-    icstr_train_synth *synth;  /* NULL when synth_fraction == 0 */
-};
-
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -48,7 +28,7 @@ static int load_source(icstr_train_data *td, const icstr_model *m, const char *p
     int rc = icstr_dataset_open(path, &ds);
     if (rc) return icstr_fail_context(rc, "training source %s", path);
     long n = icstr_dataset_count(ds);
-    real_crop *grown = realloc(td->crops, (size_t)(td->n_crops + n) * sizeof *grown);
+    icstr_real_crop *grown = realloc(td->crops, (size_t)(td->n_crops + n) * sizeof *grown);
     if (!grown) {
         icstr_dataset_close(ds);
         return icstr_fail(ICSTR_ERR_NOMEM, "training source %s: %ld crops", path, n);
@@ -66,7 +46,7 @@ static int load_source(icstr_train_data *td, const icstr_model *m, const char *p
             (*skipped)++;
             continue;
         }
-        real_crop *c = &td->crops[td->n_crops];
+        icstr_real_crop *c = &td->crops[td->n_crops];
         if (icstr_image_load_memory(bytes, len, name, &c->img)) {
             (*skipped)++;
             continue;
@@ -177,12 +157,13 @@ void icstr_train_data_close(icstr_train_data *td) {
     free(td->train_idx);
     free(td->val_idx);
     icstr_train_synth_close(td->synth);
+    icstr_train_context_free(td);
     free(td);
 }
 
 /* Real-crop augmentation: a jittered crop box (as a detector's box would be, tight or loose,
  * edges replicated), then contrast, brightness, inversion and noise on the normalised input. */
-static int augment_real(const icstr_image *src, icstr_rng *r, const icstr_model_config *mc, float *chw) {
+int icstr_train_augment_real(const icstr_image *src, icstr_rng *r, const icstr_model_config *mc, float *chw) {
     float h = (float)src->h;
     int x0 = (int)lroundf(icstr_rng_range(r, -0.08f, 0.08f) * h);
     int x1 = src->w + (int)lroundf(icstr_rng_range(r, -0.08f, 0.08f) * h);
@@ -215,7 +196,7 @@ static int augment_real(const icstr_image *src, icstr_rng *r, const icstr_model_
     return ICSTR_OK;
 }
 
-static int copy_label(char *dst, int cap, const char *src) {
+int icstr_train_copy_label(char *dst, int cap, const char *src) {
     size_t n = strlen(src);
     if (n + 1 > (size_t)cap) return icstr_fail(ICSTR_ERR_RANGE, "label longer than %d bytes", cap - 1);
     memcpy(dst, src, n + 1);
@@ -232,19 +213,38 @@ int icstr_train_data_sample(icstr_train_data *td, long step, int index, float *c
     float pick = icstr_rng_uniform(&r) * td->source_cum[ns - 1];
     while (s < ns - 1 && (pick >= td->source_cum[s] || !td->source_count[s])) s++;
     long i = td->train_idx[td->source_start[s] + (long)(icstr_rng_u64(&r) % (uint64_t)td->source_count[s])];
-    const real_crop *c = &td->crops[i];
-    int rc = td->tc.augment ? augment_real(&c->img, &r, &td->mc, chw)
+    const icstr_real_crop *c = &td->crops[i];
+    int rc = td->tc.augment ? icstr_train_augment_real(&c->img, &r, &td->mc, chw)
                             : icstr_image_to_input(&c->img, td->mc.img_h, td->mc.img_w, chw);
     if (rc) return rc;
-    return copy_label(label, label_cap, c->label);
+    return icstr_train_copy_label(label, label_cap, c->label);
+}
+
+/* The number of chunks of sequence (step, index): 1 (plain) or 2..1+prompts_max, drawn from a
+ * stream of its own so plain runs (prompts_max 0) see exactly the samples they always saw. */
+int icstr_train_data_chunks(icstr_train_data *td, long step, int index) {
+    if (td->tc.prompts_max <= 0 || td->tc.incontext_fraction <= 0.0f) return 1;
+    icstr_rng r;
+    icstr_rng_seed(&r, icstr_train_sample_seed(td->tc.seed ^ 0x636f6e74657874ULL, step, index));
+    if (icstr_rng_uniform(&r) >= td->tc.incontext_fraction) return 1;
+    int k = 2 + (int)icstr_rng_below(&r, (uint32_t)td->tc.prompts_max);
+    return k < ICSTR_TRAIN_MAX_CHUNKS ? k : ICSTR_TRAIN_MAX_CHUNKS;
+}
+
+int icstr_train_data_sequence(icstr_train_data *td, long step, int index, int k, float *chw, char *labels,
+                              int label_cap) {
+    if (k <= 1) return icstr_train_data_sample(td, step, index, chw, labels, label_cap);
+    icstr_rng r;
+    icstr_rng_seed(&r, icstr_train_sample_seed(td->tc.seed ^ 0x73657175656e6365ULL, step, index));
+    return icstr_train_context_sequence(td, &r, step, k, chw, labels, label_cap);
 }
 
 int icstr_train_data_val_count(const icstr_train_data *td) { return td->n_val; }
 
 int icstr_train_data_val_sample(icstr_train_data *td, int i, float *chw, char *label, int label_cap) {
     if (i < 0 || i >= td->n_val) return icstr_fail(ICSTR_ERR_RANGE, "validation sample %d of %d", i, td->n_val);
-    const real_crop *c = &td->crops[td->val_idx[i]];
+    const icstr_real_crop *c = &td->crops[td->val_idx[i]];
     int rc = icstr_image_to_input(&c->img, td->mc.img_h, td->mc.img_w, chw);
     if (rc) return rc;
-    return copy_label(label, label_cap, c->label);
+    return icstr_train_copy_label(label, label_cap, c->label);
 }

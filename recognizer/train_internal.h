@@ -2,7 +2,11 @@
 #ifndef ICSTR_TRAIN_INTERNAL_H
 #define ICSTR_TRAIN_INTERNAL_H
 
+#include "icstr_data.h"
 #include "train.h"
+
+#define ICSTR_TRAIN_NEIGHBOURS 8   /* nearest real crops kept per crop for in-context sequences */
+#define ICSTR_TRAIN_MAX_CHUNKS 17  /* prompts + query in one training sequence */
 
 /* The seed of sample `index` of step `step`: every sample is a pure function of it. */
 uint64_t icstr_train_sample_seed(uint64_t seed, long step, int index);
@@ -15,6 +19,44 @@ void icstr_train_synth_close(icstr_train_synth *s);
 /* Thread-safe: renders one crop from sample_seed into chw with its label. */
 int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long step, float *chw,
                              char *label, int label_cap);
+/* The renderer and the curriculum's options at this step, for in-context sequences. */
+const icstr_renderer *icstr_train_synth_renderer(const icstr_train_synth *s);
+icstr_render_opts icstr_train_synth_opts(const icstr_train_synth *s, long step);
+
+typedef struct {
+    icstr_image img;
+    char *label;
+} icstr_real_crop;
+
+/* The data stream's state (train_data.c opens it; train_context.c builds prompt sequences). */
+struct icstr_train_data {
+    icstr_model_config mc;
+    icstr_train_config tc;
+    icstr_real_crop *crops;    /* every usable real crop, all sources */
+    long n_crops;
+    long *source_start;        /* first train index of each source in train_idx */
+    long *source_count;        /* train crops per source */
+    float *source_cum;         /* cumulative sampling weights */
+    long *train_idx;           /* indices into crops, grouped by source */
+    long n_train;
+    long *val_idx;             /* held-out indices into crops */
+    int n_val;
+    icstr_train_synth *synth;  /* NULL when synth_fraction == 0 */
+    /* (n_crops, ICSTR_TRAIN_NEIGHBOURS): the nearest other TRAIN crops by the model's embedding,
+     * most similar first; NULL until icstr_train_context_prepare */
+    long (*neighbours)[ICSTR_TRAIN_NEIGHBOURS];
+};
+
+/* Real-crop augmentation into the model input (train_data.c). */
+int icstr_train_augment_real(const icstr_image *src, icstr_rng *r, const icstr_model_config *mc, float *chw);
+int icstr_train_copy_label(char *dst, int cap, const char *src);
+
+/* In-context sequences (train_context.c). */
+int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m);
+void icstr_train_context_free(icstr_train_data *td);
+/* Fills a sequence of k >= 2 chunks (k-1 prompts, most similar last, then the query). */
+int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
+                                 char *labels, int label_cap);
 
 /* Checkpoints (train_checkpoint.c): out_dir/checkpoint.safetensors holds the weights, the AdamW
  * moments and the step; out_dir/model.safetensors the weights alone in half precision. */

@@ -41,7 +41,7 @@ void icstr_train_synth_close(icstr_train_synth *s) {
     free(s);
 }
 
-static icstr_render_opts curriculum(const icstr_train_synth *s, long step) {
+icstr_render_opts icstr_train_synth_opts(const icstr_train_synth *s, long step) {
     icstr_render_opts o = icstr_render_default_opts(s->r);
     if (s->mc.max_label < o.max_len) o.max_len = s->mc.max_label;
     long span = s->tc.curriculum_steps;
@@ -60,7 +60,7 @@ static icstr_render_opts curriculum(const icstr_train_synth *s, long step) {
 int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long step, float *chw,
                              char *label, int label_cap) {
     static _Thread_local icstr_render_crop scratch;
-    icstr_render_opts o = curriculum(s, step);
+    icstr_render_opts o = icstr_train_synth_opts(s, step);
     int rc = icstr_render_to_input(s->r, sample_seed, 0, &o, s->mc.img_h, s->mc.img_w, chw, &scratch);
     if (rc) return rc;
     size_t n = strlen(scratch.label);
@@ -68,3 +68,5 @@ int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long st
     memcpy(label, scratch.label, n + 1);
     return ICSTR_OK;
 }
+
+const icstr_renderer *icstr_train_synth_renderer(const icstr_train_synth *s) { return s->r; }

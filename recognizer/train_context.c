@@ -1,0 +1,206 @@
+/* In-context training sequences (DESIGN.md, training stage 2): k-1 labelled prompts, then a query,
+ * built so that the prompts help:
+ *   episodes   k words rendered in one style (font, colours, background, distortion), as crops
+ *              of one domain would be;
+ *   split      Split-and-Transform: a rendered word cut at a character boundary into labelled
+ *              sub-crops, plus recoloured copies that keep the label; the query is the word;
+ *   neighbours a real train crop with its nearest other train crops by the model's own
+ *              embedding (the way the pool retrieves), sometimes with a differently augmented
+ *              copy of the query itself as the nearest prompt (the hard-sample loop).
+ * Prompts are ordered most similar last, as the pool orders them. */
+#include "train_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KIND_EPISODE, KIND_SPLIT, KIND_NEIGHBOURS };
+
+int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m) {
+    if (td->neighbours || td->n_train < 2) return ICSTR_OK;
+    const icstr_model_config *mc = &td->mc;
+    int D = mc->dec_dim, chunk = 64;
+    long n = td->n_train;
+    size_t img = (size_t)3 * mc->img_h * mc->img_w;
+    float *emb = icstr_alloc((size_t)n * D, sizeof(float));
+    float *images = icstr_alloc((size_t)chunk * img, sizeof(float));
+    float *sims = icstr_alloc((size_t)chunk * n, sizeof(float));
+    td->neighbours = calloc((size_t)td->n_crops, sizeof *td->neighbours);
+    int rc = ICSTR_OK;
+    if (!emb || !images || !sims || !td->neighbours) {
+        rc = icstr_fail(ICSTR_ERR_NOMEM, "neighbour table for %ld crops", n);
+        goto done;
+    }
+    double t0 = icstr_now_seconds();
+    for (long start = 0; start < n && !rc; start += chunk) {
+        int count = n - start < chunk ? (int)(n - start) : chunk;
+        for (int i = 0; i < count && !rc; i++)
+            rc = icstr_image_to_input(&td->crops[td->train_idx[start + i]].img, mc->img_h, mc->img_w, images + (size_t)i * img);
+        if (!rc) rc = icstr_model_encode(m, images, count, NULL, emb + (size_t)start * D);
+    }
+    /* top neighbours by cosine (the embeddings are unit vectors), excluding the crop itself */
+    for (long start = 0; start < n && !rc; start += chunk) {
+        int count = n - start < chunk ? (int)(n - start) : chunk;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, (int)n, D, 1.0f, emb + (size_t)start * D, D, emb, D,
+                    0.0f, sims, (int)n);
+        for (int i = 0; i < count; i++) {
+            float *row = sims + (size_t)i * n;
+            long self = start + i, *nb = td->neighbours[td->train_idx[self]];
+            float best[ICSTR_TRAIN_NEIGHBOURS];
+            int have = 0;
+            for (long j = 0; j < n; j++) {
+                if (j == self) continue;
+                float s = row[j];
+                if (have == ICSTR_TRAIN_NEIGHBOURS && s <= best[have - 1]) continue;
+                int pos = have < ICSTR_TRAIN_NEIGHBOURS ? have++ : have - 1;
+                while (pos > 0 && best[pos - 1] < s) {
+                    best[pos] = best[pos - 1];
+                    nb[pos] = nb[pos - 1];
+                    pos--;
+                }
+                best[pos] = s;
+                nb[pos] = td->train_idx[j];
+            }
+            for (int h = have; h < ICSTR_TRAIN_NEIGHBOURS; h++) nb[h] = nb[0];
+        }
+    }
+    if (!rc) ICSTR_INFO("in-context: neighbours of %ld real crops by the model's embedding in %.1f s", n, icstr_now_seconds() - t0);
+done:
+    icstr_free(emb);
+    icstr_free(images);
+    icstr_free(sims);
+    if (rc) icstr_train_context_free(td);
+    return rc;
+}
+
+void icstr_train_context_free(icstr_train_data *td) {
+    free(td->neighbours);
+    td->neighbours = NULL;
+}
+
+/* A recoloured copy keeps its label: permute channels, maybe invert, change contrast. */
+static void recolour(float *chw, size_t plane, icstr_rng *r) {
+    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const int *p = perms[icstr_rng_below(r, 6)];
+    float sign = icstr_rng_uniform(r) < 0.3f ? -1.0f : 1.0f, contrast = icstr_rng_range(r, 0.6f, 1.1f);
+    float *tmp = malloc(3 * plane * sizeof(float));
+    if (!tmp) return; /* a copy without recolouring is still a valid prompt */
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < plane; i++) tmp[(size_t)c * plane + i] = sign * contrast * chw[(size_t)p[c] * plane + i];
+    memcpy(chw, tmp, 3 * plane * sizeof(float));
+    free(tmp);
+}
+
+static int crop_to_input(const icstr_render_crop *c, int x0, int x1, const icstr_model_config *mc, float *chw) {
+    icstr_image view = {x1 - x0, c->h, NULL};
+    int rc = icstr_image_alloc(view.w, view.h, NULL, &view);
+    if (rc) return rc;
+    for (int y = 0; y < c->h; y++)
+        memcpy(view.rgb + (size_t)y * view.w * 3, c->rgb + ((size_t)y * c->w + x0) * 3, (size_t)view.w * 3);
+    rc = icstr_image_to_input(&view, mc->img_h, mc->img_w, chw);
+    icstr_image_free(&view);
+    return rc;
+}
+
+/* Copies label bytes [from, to) without leading/trailing spaces; 0 when nothing is left. */
+static int sub_label(char *dst, int cap, const char *label, int from, int to) {
+    while (from < to && label[from] == ' ') from++;
+    while (to > from && label[to - 1] == ' ') to--;
+    if (to - from <= 0 || to - from >= cap) return 0;
+    memcpy(dst, label + from, (size_t)(to - from));
+    dst[to - from] = 0;
+    return 1;
+}
+
+static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
+    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
+    const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
+    icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
+    int rc = icstr_render_episode_opts(rr, icstr_rng_u64(r), 0, k, &o, crops);
+    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
+    for (int c = 0; c < k && !rc; c++) {
+        rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
+        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, crops[c].label);
+    }
+    return rc;
+}
+
+/* Split-and-Transform. Prompts, in order: pieces of the word cut at a character boundary and
+ * recoloured copies of the whole word (the nearest, last); the query is the word itself. */
+static int seq_split(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
+    static _Thread_local icstr_render_crop word;
+    const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
+    icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
+    if (o.max_len < 4) o.max_len = 4 < td->mc.max_label ? 4 : td->mc.max_label;
+    if (o.min_len < 2) o.min_len = 2;
+    if (o.min_len > o.max_len) o.min_len = o.max_len;
+    int rc = icstr_render_sample_opts(rr, icstr_rng_u64(r), 0, &o, &word);
+    if (rc) return rc;
+    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w, plane = img / 3;
+    int q = k - 1, c = 0;
+    /* the query: the word as rendered */
+    if ((rc = crop_to_input(&word, 0, word.w, &td->mc, chw + (size_t)q * img)) ||
+        (rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, word.label)))
+        return rc;
+    /* pieces first (less similar), when the word has two boxes or more to cut between */
+    if (word.n_boxes >= 2 && k >= 3) {
+        int j = 1 + (int)icstr_rng_below(r, (uint32_t)(word.n_boxes - 1));
+        int cut = (int)lroundf(0.5f * (word.boxes[j - 1].x1 + word.boxes[j].x0));
+        int at = word.box_char[j];
+        if (cut >= 4 && cut <= word.w - 4) {
+            char left[64], right[64];
+            int have_l = sub_label(left, sizeof left, word.label, 0, at);
+            int have_r = sub_label(right, sizeof right, word.label, at, (int)strlen(word.label));
+            if (have_l && c < q - 1) {
+                if ((rc = crop_to_input(&word, 0, cut, &td->mc, chw + (size_t)c * img))) return rc;
+                strcpy(labels + (size_t)c++ * cap, left);
+            }
+            if (have_r && c < q - 1) {
+                if ((rc = crop_to_input(&word, cut, word.w, &td->mc, chw + (size_t)c * img))) return rc;
+                strcpy(labels + (size_t)c++ * cap, right);
+            }
+        }
+    }
+    /* the rest: recoloured copies of the word, which keep its label */
+    for (; c < q; c++) {
+        memcpy(chw + (size_t)c * img, chw + (size_t)q * img, img * sizeof(float));
+        recolour(chw + (size_t)c * img, plane, r);
+        strcpy(labels + (size_t)c * cap, labels + (size_t)q * cap);
+    }
+    return ICSTR_OK;
+}
+
+static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw, char *labels, int cap) {
+    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
+    long qi = td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train];
+    int q = k - 1, self_copy = icstr_rng_uniform(r) < 0.25f;
+    const long *nb = td->neighbours[qi];
+    for (int c = 0; c < q; c++) {
+        /* prompt c is neighbour q-1-c: the most similar lands nearest the query */
+        int rank = q - 1 - c;
+        long src = self_copy && rank == 0 ? qi : nb[rank < ICSTR_TRAIN_NEIGHBOURS ? rank : ICSTR_TRAIN_NEIGHBOURS - 1];
+        int rc = icstr_train_augment_real(&td->crops[src].img, r, &td->mc, chw + (size_t)c * img);
+        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, td->crops[src].label);
+        if (rc) return rc;
+    }
+    int rc = icstr_train_augment_real(&td->crops[qi].img, r, &td->mc, chw + (size_t)q * img);
+    if (!rc) rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, td->crops[qi].label);
+    return rc;
+}
+
+int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
+                                 char *labels, int label_cap) {
+    float u = icstr_rng_uniform(r);
+    int kind = u < 0.35f ? KIND_EPISODE : u < 0.6f ? KIND_SPLIT : KIND_NEIGHBOURS;
+    if (kind == KIND_NEIGHBOURS && !td->neighbours) kind = KIND_EPISODE;
+    if (kind != KIND_NEIGHBOURS && !td->synth) {
+        if (!td->neighbours) return icstr_fail(ICSTR_ERR_CONFIG, "in-context sequences need the renderer or real crops");
+        kind = KIND_NEIGHBOURS;
+    }
+    switch (kind) {
+    case KIND_EPISODE: return seq_episode(td, r, step, k, chw, labels, label_cap);
+    case KIND_SPLIT: return seq_split(td, r, step, k, chw, labels, label_cap);
+    default: return seq_neighbours(td, r, k, chw, labels, label_cap);
+    }
+}

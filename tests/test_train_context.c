@@ -1,0 +1,156 @@
+/* In-context training sequences: the chunk count follows the config, sequences are a pure
+ * function of (seed, step, index), split prompts carry pieces of the query's label, recoloured
+ * copies keep it, episodes share a style, and the neighbour table matches a brute-force search
+ * over the model's embeddings. */
+#include "check.h"
+#include "train_batch.h"
+#include "train_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char tmpdir[] = "/tmp/icstr_test_ctx_XXXXXX";
+
+static int make_lmdb(const char *path, int n) {
+    icstr_render_params rp = icstr_render_default_params();
+    rp.max_fonts = 3;
+    rp.max_len = 6;
+    icstr_renderer *r = NULL;
+    icstr_str_writer *w = NULL;
+    if (icstr_render_create(&rp, &r) || icstr_str_writer_open(path, &w)) return -1;
+    icstr_render_crop crop = {0};
+    for (int i = 0; i < n; i++) {
+        unsigned char *png;
+        size_t len;
+        if (icstr_render_sample(r, 11, (uint64_t)i, &crop) || icstr_image_encode_png(crop.w, crop.h, 3, crop.rgb, &png, &len))
+            return -1;
+        int rc = icstr_str_writer_add(w, png, len, crop.label, NULL);
+        free(png);
+        if (rc) return -1;
+    }
+    icstr_render_crop_free(&crop);
+    icstr_render_free(r);
+    return icstr_str_writer_close(w);
+}
+
+int main(void) {
+    icstr_log_set_level(ICSTR_LOG_WARN);
+    if (!mkdtemp(tmpdir)) return 1;
+    icstr_model_config mc = icstr_model_default_config();
+    mc.img_h = 16;
+    mc.img_w = 64;
+    mc.stem = 0;
+    mc.enc_dim = mc.dec_dim = 16;
+    mc.enc_layers = mc.dec_layers = 1;
+    mc.enc_heads = mc.dec_heads = 2;
+    mc.enc_mlp = mc.dec_mlp = 32;
+    mc.latents = 4;
+    mc.max_label = 12;
+    icstr_train_config tc = icstr_train_default_config();
+    tc.batch_size = 24;
+    tc.synth_fraction = 0.5f;
+    tc.prompts_max = 3;
+    tc.incontext_fraction = 0.8f;
+    tc.val_size = 0;
+    tc.threads = 1;
+    tc.n_sources = 1;
+    snprintf(tc.sources[0].path, sizeof tc.sources[0].path, "%s/real.lmdb", tmpdir);
+    tc.sources[0].weight = 1;
+    CHECK(make_lmdb(tc.sources[0].path, 40) == ICSTR_OK);
+
+    icstr_model *m = NULL;
+    icstr_train_data *td = NULL;
+    CHECK(icstr_model_create(&mc, 0, &m) == ICSTR_OK);
+    CHECK_MSG(icstr_train_data_open(m, &tc, &td) == ICSTR_OK, "%s", icstr_last_error());
+    if (!m || !td) return check_finish("test_train_context");
+    CHECK(icstr_train_context_prepare(td, m) == ICSTR_OK);
+
+    /* the neighbour table against brute force */
+    long n = td->n_train;
+    int D = mc.dec_dim;
+    size_t img = (size_t)3 * mc.img_h * mc.img_w;
+    float *emb = malloc(sizeof(float) * (size_t)n * D), *x = malloc(sizeof(float) * img);
+    for (long i = 0; i < n; i++) {
+        icstr_image_to_input(&td->crops[td->train_idx[i]].img, mc.img_h, mc.img_w, x);
+        icstr_model_encode(m, x, 1, NULL, emb + (size_t)i * D);
+    }
+    int table_ok = 1;
+    for (long i = 0; i < n; i++) {
+        const long *nb = td->neighbours[td->train_idx[i]];
+        double prev = 2.0;
+        for (int k = 0; k < ICSTR_TRAIN_NEIGHBOURS; k++) {
+            long j = -1;
+            for (long t = 0; t < n; t++)
+                if (td->train_idx[t] == nb[k]) j = t;
+            double s = 0;
+            for (int d = 0; d < D; d++) s += (double)emb[i * D + d] * emb[j * D + d];
+            table_ok &= j >= 0 && j != i && s <= prev + 1e-4;
+            prev = s;
+        }
+        /* nothing outside the list beats its last entry */
+        for (long t = 0; t < n; t++) {
+            if (t == i) continue;
+            double s = 0;
+            for (int d = 0; d < D; d++) s += (double)emb[i * D + d] * emb[t * D + d];
+            int listed = 0;
+            for (int k = 0; k < ICSTR_TRAIN_NEIGHBOURS; k++) listed |= td->train_idx[t] == nb[k];
+            table_ok &= listed || s <= prev + 1e-4;
+        }
+    }
+    CHECK(table_ok);
+    free(emb);
+    free(x);
+
+    /* chunk counts and determinism over a few batches */
+    icstr_train_batch a, b;
+    CHECK(icstr_train_batch_alloc(&a, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
+    CHECK(icstr_train_batch_alloc(&b, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
+    int with_prompts = 0, plain = 0, counts_ok = 1, same = 1, split_seen = 0;
+    for (long step = 0; step < 6; step++) {
+        CHECK_MSG(icstr_train_batch_fill(&a, td, m, step) == ICSTR_OK, "%s", icstr_last_error());
+        CHECK(icstr_train_batch_fill(&b, td, m, step) == ICSTR_OK);
+        same &= a.n_images == b.n_images && !memcmp(a.images, b.images, a.n_images * a.img * sizeof(float)) &&
+                !memcmp(a.labels, b.labels, (size_t)a.n_images * ICSTR_LABEL_CAP);
+        for (int s = 0; s < a.B; s++) {
+            int k = a.n_chunks[s];
+            counts_ok &= k >= 1 && k <= 1 + tc.prompts_max;
+            if (k == 1) plain++;
+            else with_prompts++;
+            const char *query = a.labels + (size_t)(a.first[s] + k - 1) * ICSTR_LABEL_CAP;
+            /* a split sequence: the prompts are a prefix and/or suffix of the query's label, the
+             * nearest prompt is a recoloured copy with the query's label */
+            if (k >= 3) {
+                const char *p0 = a.labels + (size_t)a.first[s] * ICSTR_LABEL_CAP;
+                const char *last = a.labels + (size_t)(a.first[s] + k - 2) * ICSTR_LABEL_CAP;
+                if (!strcmp(last, query) && strcmp(p0, query) && strstr(query, p0)) split_seen++;
+            }
+        }
+    }
+    CHECK(same);
+    CHECK(counts_ok);
+    CHECK_MSG(with_prompts > 60 && plain > 10, "%d with prompts, %d plain", with_prompts, plain);
+    CHECK_MSG(split_seen > 0, "no split sequence seen");
+    icstr_train_batch_free(&a);
+    icstr_train_batch_free(&b);
+
+    /* a plain config (prompts_max 0) yields exactly the plain samples */
+    icstr_train_data_close(td);
+    tc.prompts_max = 0;
+    CHECK(icstr_train_data_open(m, &tc, &td) == ICSTR_OK);
+    if (td) {
+        float *s1 = malloc(sizeof(float) * img), *s2 = malloc(sizeof(float) * img);
+        char l1[64], l2[64];
+        CHECK(icstr_train_data_chunks(td, 3, 5) == 1);
+        CHECK(icstr_train_data_sequence(td, 3, 5, 1, s1, l1, sizeof l1) == ICSTR_OK);
+        CHECK(icstr_train_data_sample(td, 3, 5, s2, l2, sizeof l2) == ICSTR_OK);
+        CHECK(!memcmp(s1, s2, sizeof(float) * img) && !strcmp(l1, l2));
+        free(s1);
+        free(s2);
+    }
+    icstr_train_data_close(td);
+    icstr_model_free(m);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_finish("test_train_context");
+}
