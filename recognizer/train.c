@@ -105,6 +105,18 @@ done:
     return rc;
 }
 
+/* Training hours already spent by a resumed run: the last row's `hours` column of log.csv. */
+static double logged_hours(const char *csv_path) {
+    FILE *f = fopen(csv_path, "r");
+    if (!f) return 0.0;
+    char line[512], last[512] = "";
+    while (fgets(line, sizeof line, f)) memcpy(last, line, sizeof last);
+    fclose(f);
+    const char *comma = strrchr(last, ',');
+    double h = comma ? atof(comma + 1) : 0.0;
+    return h > 0.0 ? h : 0.0;
+}
+
 static int make_dir(const char *path) {
     char tmp[ICSTR_PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -149,6 +161,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
 
     snprintf(path, sizeof path, "%s/log.csv", tc->out_dir);
     int fresh_csv = step == 0 || access(path, F_OK) != 0;
+    double hours_before = fresh_csv ? 0.0 : logged_hours(path);
     csv = fopen(path, fresh_csv ? "w" : "a");
     if (!csv) {
         rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
@@ -167,7 +180,8 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
     ap.weight_decay = tc->weight_decay;
     long stop = tc->steps;
     if (opt->max_steps_now > 0 && step + opt->max_steps_now < stop) stop = step + opt->max_steps_now;
-    double t_start = icstr_now_seconds(), t_window = t_start, hours_before = 0.0;
+    double t_start = icstr_now_seconds(), t_window = t_start;
+    int progress = !opt->quiet && isatty(2); /* a live line on a terminal; logs stay clean */
     long crops_window = 0;
     double sum_loss = 0, sum_ce = 0, sum_ctc = 0, sum_norm = 0;
     int n_window = 0;
@@ -199,6 +213,14 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         n_window++;
 
         int log_now = step % tc->log_every == 0 || step == stop;
+        if (progress && !log_now) {
+            double el = icstr_now_seconds() - t_window;
+            double rate = el > 0 ? (double)crops_window / el : 0.0;
+            double eta_h = rate > 0 ? (double)(stop - step) * tc->batch_size / rate / 3600.0 : 0.0;
+            fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %.0f crops/s  eta %.1f h   ", step, stop, (double)li.loss, rate, eta_h);
+        } else if (progress) {
+            fputc('\r', stderr);
+        }
         int eval_now = tc->eval_every && (step % tc->eval_every == 0 || step == stop);
         if (log_now) {
             double now = icstr_now_seconds();
