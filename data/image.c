@@ -280,14 +280,8 @@ int icstr_image_load_file(const char *path, icstr_image *out) {
     return icstr_image_load_file_ex(path, NULL, out);
 }
 
-typedef struct {
-    unsigned char *buf;
-    size_t len, cap;
-    int failed;
-} png_sink;
-
-static void png_write_cb(void *ctx, void *data, int size) {
-    png_sink *s = ctx;
+void icstr_byte_sink_write(void *ctx, void *data, int size) {
+    icstr_byte_sink *s = ctx;
     if (s->failed || size <= 0) return;
     if (s->len + (size_t)size > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
@@ -304,6 +298,11 @@ static void png_write_cb(void *ctx, void *data, int size) {
     s->len += (size_t)size;
 }
 
+void icstr_byte_sink_free(icstr_byte_sink *s) {
+    free(s->buf);
+    memset(s, 0, sizeof *s);
+}
+
 int icstr_image_encode_png(int w, int h, int channels, const unsigned char *pixels, unsigned char **out,
                            size_t *len) {
     *out = NULL;
@@ -311,8 +310,8 @@ int icstr_image_encode_png(int w, int h, int channels, const unsigned char *pixe
     if (!pixels || w < 1 || h < 1 || channels < 1 || channels > 4 || (int64_t)w * channels > INT_MAX ||
         (int64_t)w * h > INT_MAX / 4)
         return icstr_fail(ICSTR_ERR_ARG, "encode png: bad arguments (%d x %d x %d)", w, h, channels);
-    png_sink s = {0};
-    int ok = stbi_write_png_to_func(png_write_cb, &s, w, h, channels, pixels, w * channels);
+    icstr_byte_sink s = {0};
+    int ok = stbi_write_png_to_func(icstr_byte_sink_write, &s, w, h, channels, pixels, w * channels);
     if (!ok || s.failed) {
         free(s.buf);
         return icstr_fail(ICSTR_ERR_NOMEM, "PNG encoding of %d x %d failed", w, h);

@@ -89,6 +89,17 @@ int icstr_image_resize(const icstr_image *img, int w, int h, icstr_image *out);
 /* Writes an 8-bit image as PNG (channels 1..4, rows top to bottom, tightly packed).
  * Errors: ICSTR_ERR_ARG, ICSTR_ERR_IO (with strerror; the detail names the file), ICSTR_ERR_NOMEM. */
 int icstr_image_write_png(const char *path, int w, int h, int channels, const unsigned char *pixels);
+/* A growable byte buffer for stb_image_write's *_to_func writers: pass icstr_byte_sink_write as
+ * the function and the sink as its context. Reuse it by setting len to 0; failed is set when
+ * growing failed (the bytes are then incomplete). Free with icstr_byte_sink_free. */
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+    int failed;
+} icstr_byte_sink;
+void icstr_byte_sink_write(void *ctx, void *data, int size);
+void icstr_byte_sink_free(icstr_byte_sink *s);
+
 /* The same PNG into memory: *out (malloc'd, the caller frees it) holds *len bytes.
  * Errors: ICSTR_ERR_ARG, ICSTR_ERR_NOMEM. */
 int icstr_image_encode_png(int w, int h, int channels, const unsigned char *pixels, unsigned char **out,

@@ -2,6 +2,7 @@
  * morphology, on small 8-bit images. Plain loops sized for word crops (a few thousand pixels),
  * deterministic (no threads, no global state). */
 #include "render_internal.h"
+#include "image.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -222,39 +223,16 @@ void render_lowres(unsigned char *rgb, int w, int h, int dw, int dh, unsigned ch
     render_resize_rgb(tmp, dw, dh, rgb, w, h);
 }
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    int failed;
-} membuf;
-
-static void mem_write(void *ctx, void *data, int size) {
-    membuf *m = ctx;
-    if (m->failed || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->failed = 1;
-            return;
-        }
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
 
 int render_jpeg_roundtrip(unsigned char *rgb, int w, int h, int quality) {
-    membuf m = {0};
-    if (!stbi_write_jpg_to_func(mem_write, &m, w, h, 3, rgb, quality) || m.failed) {
-        free(m.p);
+    icstr_byte_sink m = {0};
+    if (!stbi_write_jpg_to_func(icstr_byte_sink_write, &m, w, h, 3, rgb, quality) || m.failed) {
+        icstr_byte_sink_free(&m);
         return icstr_fail(ICSTR_ERR_NOMEM, "jpeg encode %d x %d", w, h);
     }
     int w2, h2, c2;
-    unsigned char *dec = stbi_load_from_memory(m.p, (int)m.n, &w2, &h2, &c2, 3);
-    free(m.p);
+    unsigned char *dec = stbi_load_from_memory(m.buf, (int)m.len, &w2, &h2, &c2, 3);
+    icstr_byte_sink_free(&m);
     if (!dec) return icstr_fail(ICSTR_ERR_IMAGE, "jpeg decode: %s", stbi_failure_reason());
     int rc = ICSTR_OK;
     if (w2 == w && h2 == h)

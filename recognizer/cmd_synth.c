@@ -65,29 +65,6 @@ static int parse_u64(const char *s, uint64_t *out) {
     return 1;
 }
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    int failed;
-} membuf;
-
-static void mem_write(void *ctx, void *data, int size) {
-    membuf *m = ctx;
-    if (m->failed || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? m->cap : 8192;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->failed = 1;
-            return;
-        }
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
 
 /* Outlines every character box in alternating red and blue (for checking boxes by eye). */
 static void outline_boxes(icstr_render_crop *c) {
@@ -106,7 +83,7 @@ static void outline_boxes(icstr_render_crop *c) {
 
 typedef struct {
     icstr_render_crop crop[ICSTR_RENDER_MAX_EPISODE];
-    membuf png[ICSTR_RENDER_MAX_EPISODE];
+    icstr_byte_sink png[ICSTR_RENDER_MAX_EPISODE];
     int rc;
 } episode_slot;
 
@@ -211,10 +188,10 @@ int icstr_cmd_data_synth(int argc, char **argv) {
             }
             if (!wr) continue;
             for (long k = 0; k < K; k++) {
-                s->png[k].n = 0;
+                s->png[k].len = 0;
                 s->png[k].failed = 0;
                 const icstr_render_crop *c = &s->crop[k];
-                if (!stbi_write_png_to_func(mem_write, &s->png[k], c->w, c->h, 3, c->rgb, c->w * 3) ||
+                if (!stbi_write_png_to_func(icstr_byte_sink_write, &s->png[k], c->w, c->h, 3, c->rgb, c->w * 3) ||
                     s->png[k].failed)
                     s->rc = ICSTR_ERR_NOMEM;
             }
@@ -234,7 +211,7 @@ int icstr_cmd_data_synth(int argc, char **argv) {
                 } else {
                     long idx;
                     char key[32], boxes[ICSTR_RENDER_MAX_LEN * 48 + 1];
-                    rc = icstr_str_writer_add(wr, s->png[k].p, s->png[k].n, c->label, &idx);
+                    rc = icstr_str_writer_add(wr, s->png[k].buf, s->png[k].len, c->label, &idx);
                     int bl = rc ? 0 : icstr_render_boxes_format(c, boxes, sizeof boxes);
                     if (!rc && bl < 0) rc = bl;
                     if (!rc) {
@@ -261,7 +238,7 @@ int icstr_cmd_data_synth(int argc, char **argv) {
         for (long b = 0; b < batch; b++)
             for (int k = 0; k < ICSTR_RENDER_MAX_EPISODE; k++) {
                 icstr_render_crop_free(&slots[b].crop[k]);
-                free(slots[b].png[k].p);
+                icstr_byte_sink_free(&slots[b].png[k]);
             }
     free(slots);
     if (wr) {
