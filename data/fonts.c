@@ -16,6 +16,7 @@
  * Within that, heavier faces (more ink per glyph box) weigh more: sign text is mostly bold.
  */
 #include "render_internal.h"
+#include "files.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -86,25 +87,12 @@ static int list_add(file_list *l, const char *path) {
     return ICSTR_OK;
 }
 
-static int scan_dir(file_list *l, const char *dir, int depth) {
-    if (depth > MAX_SCAN_DEPTH) return ICSTR_OK;
-    DIR *d = opendir(dir);
-    if (!d)
-        return depth == 0 ? icstr_fail(ICSTR_ERR_IO, "font folder %s: %s", dir, strerror(errno)) : ICSTR_OK;
-    int rc = ICSTR_OK;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while (rc == ICSTR_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
-        struct stat st;
-        if (stat(path, &st)) continue;
-        if (S_ISDIR(st.st_mode))
-            rc = scan_dir(l, path, depth + 1);
-        else if (S_ISREG(st.st_mode) && has_font_ext(e->d_name))
-            rc = list_add(l, path);
-    }
-    closedir(d);
+static int scan_dir(file_list *l, const char *dir) {
+    icstr_paths found = {0};
+    int rc = icstr_paths_scan(&found, dir, MAX_SCAN_DEPTH, has_font_ext, MAX_FONT_FILES);
+    if (rc) rc = icstr_fail_context(rc, "font folder");
+    for (int i = 0; i < found.n && rc == ICSTR_OK; i++) rc = list_add(l, found.v[i]);
+    icstr_paths_free(&found);
     return rc;
 }
 
@@ -267,7 +255,7 @@ int icstr_fontset_load(const char *dirs, const char *list_file, int max_fonts, i
     if (!dcopy) return icstr_fail(ICSTR_ERR_NOMEM, "fontset");
     char *save = NULL;
     for (char *d = strtok_r(dcopy, ":", &save); d && rc == ICSTR_OK; d = strtok_r(NULL, ":", &save))
-        rc = scan_dir(&l, d, 0);
+        rc = scan_dir(&l, d);
     free(dcopy);
     if (rc == ICSTR_OK && list_file && *list_file) rc = read_list_file(&l, list_file);
     if (rc) {

@@ -10,5 +10,6 @@
 #include "dataset.h"
 #include "score.h"
 #include "render.h"
+#include "files.h"
 
 #endif

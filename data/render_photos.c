@@ -16,54 +16,6 @@
 
 #define MAX_PHOTO_FILES 1000000
 
-typedef struct {
-    char **v;
-    int n, cap;
-} name_list;
-
-static int is_image_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                   !strcasecmp(dot, ".bmp"));
-}
-
-static int names_add(name_list *l, const char *path) {
-    if (l->n >= MAX_PHOTO_FILES) return ICSTR_OK;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 1024;
-        char **v = realloc(l->v, (size_t)cap * sizeof *v);
-        if (!v) return icstr_fail(ICSTR_ERR_NOMEM, "photo list");
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(path))) return icstr_fail(ICSTR_ERR_NOMEM, "photo list");
-    l->n++;
-    return ICSTR_OK;
-}
-
-static int scan(name_list *l, const char *dir, int depth) {
-    if (depth > 8) return ICSTR_OK;
-    DIR *d = opendir(dir);
-    if (!d)
-        return depth == 0 ? icstr_fail(ICSTR_ERR_IO, "photo folder %s: %s", dir, strerror(errno)) : ICSTR_OK;
-    int rc = ICSTR_OK;
-    struct dirent *e;
-    char path[PATH_MAX];
-    while (rc == ICSTR_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
-        struct stat st;
-        if (stat(path, &st)) continue;
-        if (S_ISDIR(st.st_mode))
-            rc = scan(l, path, depth + 1);
-        else if (S_ISREG(st.st_mode) && is_image_name(e->d_name))
-            rc = names_add(l, path);
-    }
-    closedir(d);
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 void icstr_photoset_free(icstr_photoset *ps) {
     if (!ps) return;
@@ -77,17 +29,18 @@ int icstr_photoset_load(const char *dirs, int max_photos, int max_side, icstr_ph
     *out = NULL;
     if (max_photos <= 0) max_photos = 3000;
     if (max_side < 16) max_side = 16;
-    name_list l = {0};
+    icstr_paths l = {0};
     int rc = ICSTR_OK;
     char *copy = strdup(dirs);
     if (!copy) return icstr_fail(ICSTR_ERR_NOMEM, "photoset");
     char *save = NULL;
     for (char *d = strtok_r(copy, ":", &save); d && rc == ICSTR_OK; d = strtok_r(NULL, ":", &save))
-        rc = scan(&l, d, 0);
+        if ((rc = icstr_paths_scan(&l, d, 8, icstr_is_image_name, MAX_PHOTO_FILES)))
+            rc = icstr_fail_context(rc, "photo folder");
     free(copy);
     icstr_photoset *ps = NULL;
     if (rc == ICSTR_OK) {
-        if (l.n > 1) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
+        icstr_paths_sort(&l);
         ps = calloc(1, sizeof *ps);
         int want = l.n < max_photos ? l.n : max_photos;
         if (!ps || (want && !(ps->photos = calloc((size_t)want, sizeof *ps->photos))))
@@ -125,8 +78,7 @@ int icstr_photoset_load(const char *dirs, int max_photos, int max_side, icstr_ph
             ps->n++;
         }
     }
-    for (int i = 0; i < l.n; i++) free(l.v[i]);
-    free(l.v);
+    icstr_paths_free(&l);
     if (rc) {
         icstr_photoset_free(ps);
         return rc;

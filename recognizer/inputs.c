@@ -18,8 +18,8 @@ struct icstr_inputs {
     /* the current source */
     icstr_dataset *ds;           /* a dataset argument */
     long ds_next;
-    char **files;                /* a folder of images */
-    int n_files, next_file;
+    icstr_paths files;           /* a folder of images, or one image */
+    int next_file;
     int reading_stdin;
     /* buffers owned by the iterator */
     unsigned char *buf;
@@ -29,52 +29,9 @@ struct icstr_inputs {
     size_t line_cap;
 };
 
-static int is_image_name(const char *name) {
-    static const char *exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".pnm", ".ppm", ".pgm"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
-        if (!strcasecmp(dot, exts[i])) return 1;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static void free_files(icstr_inputs *in) {
-    for (int i = 0; i < in->n_files; i++) free(in->files[i]);
-    free(in->files);
-    in->files = NULL;
-    in->n_files = in->next_file = 0;
-}
-
-static int list_folder(icstr_inputs *in, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return icstr_fail(ICSTR_ERR_IO, "%s: %s", dir, strerror(errno));
-    int cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !is_image_name(e->d_name)) continue;
-        if (in->n_files == cap) {
-            cap = cap ? cap * 2 : 256;
-            char **grown = realloc(in->files, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                closedir(d);
-                return icstr_fail(ICSTR_ERR_NOMEM, "%s: listing", dir);
-            }
-            in->files = grown;
-        }
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *path = malloc(n);
-        if (!path) {
-            closedir(d);
-            return icstr_fail(ICSTR_ERR_NOMEM, "%s: listing", dir);
-        }
-        snprintf(path, n, "%s/%s", dir, e->d_name);
-        in->files[in->n_files++] = path;
-    }
-    closedir(d);
-    if (in->n_files) qsort(in->files, (size_t)in->n_files, sizeof *in->files, cmp_str);
-    return ICSTR_OK;
+    icstr_paths_free(&in->files);
+    in->next_file = 0;
 }
 
 int icstr_inputs_open(char **args, int n_args, icstr_inputs **out) {
@@ -151,15 +108,14 @@ static int open_argument(icstr_inputs *in, const char *arg) {
         int is_db = access(probe, F_OK) == 0;
         snprintf(probe, sizeof probe, "%s/gt.txt", arg);
         if (is_db || access(probe, F_OK) == 0) return icstr_dataset_open(arg, &in->ds);
-        return list_folder(in, arg);
+        int rc = icstr_paths_scan(&in->files, arg, 0, icstr_is_image_name, 1 << 30);
+        icstr_paths_sort(&in->files);
+        return rc;
     }
     const char *base = strrchr(arg, '/');
     base = base ? base + 1 : arg;
     if (!strcmp(base, "gt.txt") || !strcmp(base, "data.mdb")) return icstr_dataset_open(arg, &in->ds);
-    in->files = malloc(sizeof *in->files);
-    if (!in->files || !(in->files[0] = strdup(arg))) return icstr_fail(ICSTR_ERR_NOMEM, "inputs");
-    in->n_files = 1;
-    return ICSTR_OK;
+    return icstr_paths_add(&in->files, arg);
 }
 
 int icstr_inputs_next(icstr_inputs *in, icstr_input_item *item) {
@@ -182,8 +138,8 @@ int icstr_inputs_next(icstr_inputs *in, icstr_input_item *item) {
             in->ds = NULL;
             in->ds_next = 0;
         }
-        if (in->next_file < in->n_files) {
-            read_file(in, in->files[in->next_file++], item);
+        if (in->next_file < in->files.n) {
+            read_file(in, in->files.v[in->next_file++], item);
             if (item->error) snprintf(item->reason, sizeof item->reason, "%s", icstr_last_error());
             return 1;
         }
