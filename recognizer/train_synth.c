@@ -29,8 +29,6 @@ int icstr_train_synth_open(const icstr_model_config *mc, const icstr_train_confi
         free(s);
         return icstr_fail_context(rc, "synthetic renderer");
     }
-    ICSTR_INFO("renderer: %d fonts, %d background photos", icstr_render_font_count(s->r),
-               icstr_render_photo_count(s->r));
     *out = s;
     return ICSTR_OK;
 }
