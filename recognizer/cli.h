@@ -10,5 +10,7 @@ int icstr_cmd_data_unpack(int argc, char **argv); /* called by `icstr data unpac
 int icstr_cmd_train(int argc, char **argv);
 int icstr_cmd_recognize(int argc, char **argv);
 int icstr_cmd_eval(int argc, char **argv);
+int icstr_cmd_pool(int argc, char **argv);
+int icstr_cmd_bench(int argc, char **argv);
 
 #endif

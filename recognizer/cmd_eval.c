@@ -2,6 +2,7 @@
  * case-sensitive protocol, with the mean milliseconds per crop (decode + preprocess + recognize). */
 #include "cli.h"
 #include "crop_batch.h"
+#include "eval_loop.h"
 #include "icstr_data.h"
 #include "json.h"
 #include "model_io.h"
@@ -14,6 +15,7 @@
 static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
+    "                  [--pool P [--shots N]]\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
@@ -28,6 +30,9 @@ static const char *usage =
     "  --threads N          threads (default: all cores)\n"
     "  --limit N            score only the first N crops\n"
     "  --predictions F      write NAME<TAB>LABEL<TAB>PREDICTION<TAB>CONFIDENCE<TAB>RESULT per crop\n"
+    "  --pool P             in-context: decode each crop with its most similar labelled crops from\n"
+    "                       the prompt pool P (icstr pool) in front of it, the most similar nearest\n"
+    "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -43,10 +48,33 @@ static int parse_count(const char *flag, const char *s, long lo, long hi, long *
     return 0;
 }
 
+typedef struct {
+    icstr_score *sc;
+    FILE *pred;
+    const char *data;
+    long unreadable;
+} eval_ctx;
+
+static int eval_visit(void *p, const icstr_crop_batch *cb, int i, const char *text, float confidence) {
+    eval_ctx *c = p;
+    const char *gt = cb->labels[i];
+    if (!gt) return icstr_fail(ICSTR_ERR_FORMAT, "%s: the data has no labels", c->data);
+    if (cb->ok_index[i] < 0) {
+        c->unreadable++;
+        fprintf(stderr, "icstr eval: %s\n", cb->reasons[i] ? cb->reasons[i] : cb->names[i]);
+    }
+    int res = icstr_score_add(c->sc, text, gt);
+    if (res < 0) return res;
+    if (c->pred)
+        fprintf(c->pred, "%s\t%s\t%s\t%.4f\t%s\n", cb->names[i], gt, text, (double)confidence,
+                res == ICSTR_SCORE_RIGHT ? "right" : res == ICSTR_SCORE_WRONG ? "wrong" : "skipped");
+    return ICSTR_OK;
+}
+
 int icstr_cmd_eval(int argc, char **argv) {
-    const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL;
-    int json = 0, protocol = ICSTR_SCORE_STANDARD;
-    long batch = 64, threads = 0, limit = 0, beam = 1;
+    const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL, *pool_path = NULL;
+    int json = 0, protocol = ICSTR_SCORE_STANDARD, shots_given = 0;
+    long batch = 64, threads = 0, limit = 0, beam = 1, shots = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -61,6 +89,11 @@ int icstr_cmd_eval(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--predictions") && more) {
             pred_path = argv[++i];
+        } else if (!strcmp(a, "--pool") && more) {
+            pool_path = argv[++i];
+        } else if (!strcmp(a, "--shots") && more) {
+            if (parse_count(a, argv[++i], 0, 1024, &shots)) return 2;
+            shots_given = 1;
         } else if (!strcmp(a, "--protocol") && more) {
             const char *p = argv[++i];
             if (!strcmp(p, "standard")) protocol = ICSTR_SCORE_STANDARD;
@@ -86,12 +119,17 @@ int icstr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "icstr eval: --data is required\n\n%s", usage);
         return 2;
     }
+    if (shots_given && !pool_path) {
+        fprintf(stderr, "icstr eval: --shots needs --pool\n");
+        return 2;
+    }
     icstr_set_threads((int)threads);
     icstr_decode_params dp = icstr_decode_default_params();
     dp.beam = (int)beam;
     icstr_model *m = NULL;
     icstr_inputs *in = NULL;
     icstr_crop_batch cb = {0};
+    icstr_pool *pool = NULL;
     FILE *pred = NULL;
     icstr_score sc;
     icstr_score_init(&sc, protocol);
@@ -106,45 +144,19 @@ int icstr_cmd_eval(int argc, char **argv) {
     const icstr_model_config *mc = icstr_model_get_config(m);
     if ((rc = icstr_inputs_open(args, 1, &in)) || (rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)))
         goto out;
+    if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
+                      (rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots))))
+        goto out;
     if (pred_path && !(pred = fopen(pred_path, "w"))) {
         rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", pred_path, strerror(errno));
         goto out;
     }
-    for (;;) {
-        double t0 = icstr_now_seconds();
-        int n = icstr_crop_batch_read(&cb, in);
-        if (n < 0) {
-            rc = n;
-            goto out;
-        }
-        if (n == 0) break;
-        if ((rc = icstr_crop_batch_recognize(&cb, m, &dp))) goto out;
-        seconds += icstr_now_seconds() - t0;
-        for (int i = 0; i < cb.n && (!limit || seen < limit); i++, seen++) {
-            int k = cb.ok_index[i];
-            const char *gt = cb.labels[i] ? cb.labels[i] : "";
-            if (!cb.labels[i]) {
-                rc = icstr_fail(ICSTR_ERR_FORMAT, "%s: the data has no labels", data);
-                goto out;
-            }
-            if (k < 0) {
-                unreadable++;
-                fprintf(stderr, "icstr eval: %s\n", cb.reasons[i] ? cb.reasons[i] : cb.names[i]);
-            }
-            const char *text = k < 0 ? "" : cb.texts[k];
-            int res = icstr_score_add(&sc, text, gt);
-            if (res < 0) {
-                rc = res;
-                goto out;
-            }
-            if (pred)
-                fprintf(pred, "%s\t%s\t%s\t%.4f\t%s\n", cb.names[i], gt, text, k < 0 ? 0.0 : (double)cb.confidence[k],
-                        res == ICSTR_SCORE_RIGHT ? "right" : res == ICSTR_SCORE_WRONG ? "wrong" : "skipped");
-        }
-        if (limit && seen >= limit) break;
-        if (!json && seen % 1024 < (long)batch) fprintf(stderr, "\reval: %ld crops", seen);
-    }
-    if (!json) fprintf(stderr, "\r");
+    eval_ctx ctx = {&sc, pred, data, 0};
+    icstr_eval_stats st;
+    rc = icstr_eval_loop(m, in, &cb, &dp, limit, json ? NULL : "eval", eval_visit, &ctx, &st);
+    seen = st.seen;
+    seconds = st.seconds;
+    unreadable = ctx.unreadable;
 out:
     if (rc) {
         fprintf(stderr, "icstr eval: %s\n", icstr_last_error());
@@ -166,6 +178,7 @@ out:
     }
     if (pred) fclose(pred);
     icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
     icstr_inputs_close(in);
     icstr_model_free(m);
     return rc ? 1 : 0;

@@ -12,13 +12,17 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: icstr recognize [--model M] [--json] [--beam K] [--batch N] [--threads N] INPUT...\n"
+    "usage: icstr recognize [--model M] [--pool P [--shots N]] [--json] [--beam K] [--batch N]\n"
+    "                       [--threads N] INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
     "standard input, one per line.\n"
     "\n"
     "  --model M     model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --pool P      in-context: put each crop's most similar labelled crops from the prompt\n"
+    "                pool P (icstr pool) in front of it, the most similar nearest\n"
+    "  --shots N     prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
     "  --json        one JSON object per crop: {\"path\", \"text\", \"confidence\"} or {\"path\", \"error\"}\n"
     "  --beam K      beam search with K beams (default 1: greedy)\n"
     "  --batch N     crops recognized together (default 64)\n"
@@ -29,7 +33,8 @@ static const char *usage =
 
 int icstr_cmd_recognize(int argc, char **argv) {
     const char *model_path = icstr_model_default_path();
-    int json = 0, batch = 64, threads = 0;
+    const char *pool_path = NULL;
+    int json = 0, batch = 64, threads = 0, shots = 2, shots_given = 0;
     icstr_decode_params dp = icstr_decode_default_params();
     char **inputs = calloc((size_t)argc, sizeof(char *));
     int n_inputs = 0;
@@ -45,6 +50,18 @@ int icstr_cmd_recognize(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--model") && more) {
             model_path = argv[++i];
+        } else if (!strcmp(a, "--pool") && more) {
+            pool_path = argv[++i];
+        } else if (!strcmp(a, "--shots") && more) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (!*argv[i] || *end || v < 0 || v > 1024) {
+                fprintf(stderr, "icstr recognize: --shots wants a number in [0, 1024], got '%s'\n", argv[i]);
+                free(inputs);
+                return 2;
+            }
+            shots = (int)v;
+            shots_given = 1;
         } else if ((!strcmp(a, "--beam") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) && more) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
@@ -64,6 +81,11 @@ int icstr_cmd_recognize(int argc, char **argv) {
             inputs[n_inputs++] = argv[i];
         }
     }
+    if (shots_given && !pool_path) {
+        fprintf(stderr, "icstr recognize: --shots needs --pool\n");
+        free(inputs);
+        return 2;
+    }
     if (!n_inputs) {
         fprintf(stderr, "icstr recognize: no INPUT given\n\n%s", usage);
         free(inputs);
@@ -74,6 +96,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
     icstr_model *m = NULL;
     icstr_inputs *in = NULL;
     icstr_crop_batch cb = {0};
+    icstr_pool *pool = NULL;
     int rc = icstr_model_load(model_path, 0, &m);
     if (rc) {
         fprintf(stderr, "icstr recognize: cannot load the model: %s\n", icstr_last_error());
@@ -84,6 +107,9 @@ int icstr_cmd_recognize(int argc, char **argv) {
     const icstr_model_config *mc = icstr_model_get_config(m);
     long done = 0, failed = 0;
     if ((rc = icstr_inputs_open(inputs, n_inputs, &in)) || (rc = icstr_crop_batch_init(&cb, batch, mc->img_h, mc->img_w)))
+        goto out;
+    if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
+                      (rc = icstr_crop_batch_set_pool(&cb, pool, shots))))
         goto out;
     int n;
     while ((n = icstr_crop_batch_read(&cb, in)) > 0) {
@@ -120,6 +146,7 @@ out:
     if (rc) fprintf(stderr, "icstr recognize: %s\n", icstr_last_error());
     if (failed) fprintf(stderr, "icstr recognize: %ld of %ld crops could not be read\n", failed, done + failed);
     icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
     icstr_inputs_close(in);
     icstr_model_free(m);
     free(inputs);

@@ -50,6 +50,9 @@ void icstr_crop_batch_free(icstr_crop_batch *b) {
     free(b->ok_index);
     free(b->texts);
     free(b->confidence);
+    icstr_free(b->latents);
+    icstr_free(b->embeddings);
+    icstr_pool_prompts_free(&b->prompts);
     memset(b, 0, sizeof *b);
 }
 
@@ -85,7 +88,39 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
     return b->n;
 }
 
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots) {
+    icstr_free(b->latents);
+    icstr_free(b->embeddings);
+    icstr_pool_prompts_free(&b->prompts);
+    b->latents = b->embeddings = NULL;
+    b->pool = NULL;
+    b->shots = 0;
+    if (!pool) return ICSTR_OK;
+    int rc = icstr_pool_prompts_init(&b->prompts, pool, b->cap, shots);
+    if (rc) return rc;
+    /* load the pool's embedding matrix now, not inside the first timed batch */
+    long n = icstr_pool_search_count(pool);
+    if (n < 0) {
+        icstr_pool_prompts_free(&b->prompts);
+        return (int)n;
+    }
+    b->latents = icstr_alloc((size_t)b->cap * b->prompts.M * b->prompts.D, sizeof(float));
+    b->embeddings = icstr_alloc((size_t)b->cap * b->prompts.D, sizeof(float));
+    if (!b->latents || !b->embeddings) {
+        icstr_crop_batch_set_pool(b, NULL, 0);
+        return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
+    }
+    b->pool = pool;
+    b->shots = shots;
+    return ICSTR_OK;
+}
+
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
     if (!b->n_ok) return ICSTR_OK;
-    return icstr_model_recognize(m, b->images, b->n_ok, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
+    if (!b->pool) return icstr_model_recognize(m, b->images, b->n_ok, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
+    int rc = icstr_model_encode(m, b->images, b->n_ok, b->latents, b->embeddings);
+    if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, b->n_ok, &b->prompts);
+    if (!rc)
+        rc = icstr_model_decode(m, b->latents, b->n_ok, b->prompts.ctx, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
+    return rc;
 }

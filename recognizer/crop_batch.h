@@ -3,6 +3,7 @@
 #ifndef ICSTR_CROP_BATCH_H
 #define ICSTR_CROP_BATCH_H
 
+#include "icstr_pool.h"
 #include "inputs.h"
 #include "model.h"
 
@@ -17,6 +18,12 @@ typedef struct {
     char **reasons;          /* (n) why it failed, NULL when ok */
     char **texts;            /* (n_ok) recognized text, filled by the caller's decode */
     float *confidence;       /* (n_ok) */
+    /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
+    icstr_pool *pool;        /* not owned */
+    int shots;
+    float *latents;          /* (cap, M, D) the crops' visual latents */
+    float *embeddings;       /* (cap, D) their pool keys */
+    icstr_pool_prompts prompts;
 } icstr_crop_batch;
 
 int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W);
@@ -24,8 +31,12 @@ void icstr_crop_batch_free(icstr_crop_batch *b);
 /* Reads up to cap crops. Returns the number read (0 at the end) or a negative status for a
  * failure of the whole source. */
 int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
-/* Recognizes the crops that decoded (texts and confidence). */
+/* Recognizes the crops that decoded (texts and confidence); with a pool set, each crop is
+ * decoded with its `shots` most similar pool records as context. */
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
+/* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop).
+ * shots in [0, max_prompts]. Errors: those of icstr_pool_prompts_init. */
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots);
 
 #define ICSTR_TEXT_CAP 256
 

@@ -18,6 +18,8 @@ typedef struct {
 static const command commands[] = {
     {"recognize", icstr_cmd_recognize, "read the text of word crops (files, folders, LMDBs, stdin)"},
     {"eval", icstr_cmd_eval, "accuracy and 1-NED of a model on a labelled set"},
+    {"pool", icstr_cmd_pool, "the prompt pool: create, add, ls, rm, stats, export, reembed"},
+    {"bench", icstr_cmd_bench, "benchmarks: accuracy, speed, peers side by side, report with plots"},
     {"train", icstr_cmd_train, "train the recognizer from a YAML config (resumes exactly)"},
     {"selfcheck", icstr_cmd_selfcheck, "check that OpenBLAS, the RNG and threads work here"},
     {"data", icstr_cmd_data, "datasets: pack a folder to LMDB, info, contact sheets, synth"},

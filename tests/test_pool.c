@@ -1,0 +1,799 @@
+/* The prompt pool: record encoding round trip and a fuzzed decoder; create/open and the model
+ * fingerprint refusal; add with deduplication (also with every image forced into one hash
+ * bucket), refused labels, rm, get, foreach; export read back with icstr_dataset; reembed for
+ * another model (and its refusal of labels the new model cannot write); exact top-N retrieval
+ * against a brute-force double-precision reference; and an in-context golden check: decoding
+ * with prompts from the pool equals decoding with the same context built by hand.
+ * Crash and concurrency tests are in test_pool_crash.c, the CLI in test_pool_cli.c. */
+#include "check.h"
+#include "icstr_data.h"
+#include "pool_internal.h"
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp[256];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    (void)st, (void)flag, (void)f;
+    return remove(path);
+}
+
+static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmp, name); }
+
+/* ---- fixtures: a tiny model, crops drawn with the sheet font ---- */
+
+static icstr_model_config tiny_config(const char *charset) {
+    icstr_model_config c = icstr_model_default_config();
+    c.img_h = 8;
+    c.img_w = 32;
+    c.stem = 0;
+    c.patch_h = 4;
+    c.patch_w = 4;
+    c.enc_dim = 16;
+    c.enc_layers = 1;
+    c.enc_heads = 2;
+    c.enc_mlp = 32;
+    c.latents = 4;
+    c.resampler_layers = 1;
+    c.dec_dim = 16;
+    c.dec_layers = 1;
+    c.dec_heads = 2;
+    c.dec_mlp = 32;
+    c.max_label = 8;
+    c.max_prompts = 3;
+    snprintf(c.charset, sizeof c.charset, "%s", charset);
+    return c;
+}
+
+static icstr_model *tiny_model(uint64_t seed, const char *charset) {
+    icstr_model_config c = tiny_config(charset);
+    icstr_model *m = NULL;
+    if (icstr_model_create(&c, 0, &m)) {
+        fprintf(stderr, "model: %s\n", icstr_last_error());
+        exit(1);
+    }
+    icstr_model_init_weights(m, seed);
+    return m;
+}
+
+/* A PNG of `label` drawn on a background that depends on `variant` (plus noise), so equal
+ * (label, variant) give equal bytes and anything else differs. */
+static unsigned char *draw_crop(const char *label, uint64_t variant, size_t *len) {
+    icstr_rng r;
+    icstr_rng_seed(&r, variant * 7919 + 13);
+    unsigned char bg[3] = {(unsigned char)(150 + icstr_rng_below(&r, 100)), (unsigned char)(150 + icstr_rng_below(&r, 100)),
+                           (unsigned char)(150 + icstr_rng_below(&r, 100))};
+    unsigned char fg[3] = {(unsigned char)icstr_rng_below(&r, 90), (unsigned char)icstr_rng_below(&r, 90),
+                           (unsigned char)icstr_rng_below(&r, 90)};
+    icstr_image im;
+    if (icstr_image_alloc(72, 16, bg, &im)) exit(1);
+    icstr_draw_text(&im, 2 + (int)icstr_rng_below(&r, 4), 2 + (int)icstr_rng_below(&r, 3), label, 1, fg);
+    for (int k = 0; k < 40; k++) im.rgb[icstr_rng_below(&r, (uint32_t)(72 * 16 * 3))] = (unsigned char)icstr_rng_below(&r, 256);
+    unsigned char *png = NULL;
+    if (icstr_image_encode_png(im.w, im.h, 3, im.rgb, &png, len)) exit(1);
+    icstr_image_free(&im);
+    return png;
+}
+
+/* The model input of an encoded crop, as the pool computes it. */
+static void to_input(const icstr_model *m, const unsigned char *png, size_t len, float *chw) {
+    const icstr_model_config *c = icstr_model_get_config(m);
+    icstr_image im;
+    CHECK(icstr_image_load_memory(png, len, NULL, &im) == ICSTR_OK);
+    CHECK(icstr_image_to_input(&im, c->img_h, c->img_w, chw) == ICSTR_OK);
+    icstr_image_free(&im);
+}
+
+static const char *CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+static void word(int i, char *out) {
+    /* distinct short words: two letters from i, a digit */
+    out[0] = CHARS[i % 26];
+    out[1] = CHARS[(i / 26) % 26];
+    out[2] = CHARS[26 + i % 10];
+    out[3] = 0;
+}
+
+/* ---- records ---- */
+
+static void fill_record(icstr_pool_record *r, icstr_rng *g, int M, int D, size_t image_len) {
+    memset(r, 0, sizeof *r);
+    r->id = icstr_rng_u64(g);
+    r->time_added = (int64_t)(icstr_rng_u64(g) >> 1) - (INT64_MAX / 2);
+    r->label = strdup("h\xc3\xa9llo w\xe2\x82\xacrld");
+    r->tag = strdup("src/\xe2\x98\x83");
+    r->M = M;
+    r->D = D;
+    r->embedding = malloc((size_t)D * sizeof(float));
+    r->latents = malloc((size_t)M * D * sizeof(float));
+    r->image = malloc(image_len);
+    r->image_len = image_len;
+    for (int i = 0; i < D; i++) r->embedding[i] = icstr_rng_normal(g);
+    for (int i = 0; i < M * D; i++) r->latents[i] = icstr_rng_normal(g) * 100.0f;
+    for (size_t i = 0; i < image_len; i++) r->image[i] = (unsigned char)icstr_rng_u64(g);
+    r->image_hash = icstr_pool_hash(r->image, image_len);
+}
+
+static void free_filled(icstr_pool_record *r) {
+    free(r->label);
+    free(r->tag);
+    free(r->embedding);
+    free(r->latents);
+    free(r->image);
+}
+
+static void test_record(void) {
+    icstr_rng g;
+    icstr_rng_seed(&g, 42);
+    icstr_pool_record r;
+    fill_record(&r, &g, 3, 5, 37);
+    unsigned char *buf;
+    size_t len;
+    CHECK(icstr_pool_record_encode(&r, &buf, &len) == ICSTR_OK);
+    CHECK(len == 40 + 4 + strlen(r.label) + 4 + strlen(r.tag) + 4 * 5 * 4 + 8 + 37);
+    /* fields land where the layout says, little-endian */
+    CHECK(!memcmp(buf, "ICPR", 4) && buf[4] == 1 && buf[5] == 0);
+    CHECK(pool_get_u64(buf + 8) == r.id && pool_get_u32(buf + 32) == 3 && pool_get_u32(buf + 36) == 5);
+    icstr_pool_record d;
+    CHECK(icstr_pool_record_decode(buf, len, ICSTR_POOL_WANT_ALL, &d) == ICSTR_OK);
+    CHECK(d.id == r.id && d.time_added == r.time_added && d.image_hash == r.image_hash);
+    CHECK(!strcmp(d.label, r.label) && !strcmp(d.tag, r.tag) && d.M == 3 && d.D == 5);
+    CHECK(d.embedding && !memcmp(d.embedding, r.embedding, 5 * sizeof(float)));
+    CHECK(d.latents && !memcmp(d.latents, r.latents, 15 * sizeof(float)));
+    CHECK(d.image && d.image_len == 37 && !memcmp(d.image, r.image, 37));
+    icstr_pool_record_free(&d);
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_OK);
+    CHECK(!d.embedding && !d.latents && !d.image && d.image_len == 37 && !strcmp(d.label, r.label));
+    icstr_pool_record_free(&d);
+
+    /* every truncation fails cleanly, on an exact-size heap copy (ASan sees any over-read) */
+    int ok = 1;
+    for (size_t cut = 0; cut < len; cut++) {
+        unsigned char *c = malloc(cut ? cut : 1);
+        memcpy(c, buf, cut);
+        if (icstr_pool_record_decode(c, cut, ICSTR_POOL_WANT_ALL, &d) != ICSTR_ERR_FORMAT) ok = 0;
+        free(c);
+    }
+    CHECK(ok);
+    /* a wrong image hash is noticed when the image is read */
+    buf[24] ^= 1;
+    CHECK(icstr_pool_record_decode(buf, len, ICSTR_POOL_WANT_IMAGE, &d) == ICSTR_ERR_FORMAT);
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_OK);
+    icstr_pool_record_free(&d);
+    buf[24] ^= 1;
+    buf[4] = 2;
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_UNSUPPORTED);
+    buf[4] = 1;
+    /* a non-finite float and a label with a NUL are refused */
+    size_t emb_at = 40 + 4 + strlen(r.label) + 4 + strlen(r.tag);
+    unsigned char save[4];
+    memcpy(save, buf + emb_at, 4);
+    pool_put_f32(buf + emb_at, NAN);
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_FORMAT);
+    memcpy(buf + emb_at, save, 4);
+    buf[44] = 0;
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_FORMAT);
+    buf[44] = r.label[0];
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_OK);
+    icstr_pool_record_free(&d);
+
+    /* fuzz: random byte changes, length fields set to extremes, trailing garbage */
+    int bad_rc = 0, decoded = 0;
+    for (int it = 0; it < 3000; it++) {
+        size_t n = len + (it % 7 == 0 ? icstr_rng_below(&g, 9) : 0);
+        unsigned char *c = malloc(n);
+        memcpy(c, buf, len < n ? len : n);
+        for (size_t k = len; k < n; k++) c[k] = (unsigned char)icstr_rng_u64(&g);
+        int flips = 1 + (int)icstr_rng_below(&g, 4);
+        for (int f = 0; f < flips; f++) {
+            size_t at = icstr_rng_below(&g, (uint32_t)n);
+            switch (icstr_rng_below(&g, 3)) {
+            case 0: c[at] ^= (unsigned char)(1u << icstr_rng_below(&g, 8)); break;
+            case 1: c[at] = (unsigned char)icstr_rng_u64(&g); break;
+            default: if (at + 4 <= n) pool_put_u32(c + at, icstr_rng_below(&g, 2) ? 0xffffffffu : (uint32_t)icstr_rng_below(&g, 64));
+            }
+        }
+        int rc = icstr_pool_record_decode(c, n, (int)icstr_rng_below(&g, 8), &d);
+        if (rc == ICSTR_OK) {
+            decoded++;
+            icstr_pool_record_free(&d);
+        } else if (rc != ICSTR_ERR_FORMAT && rc != ICSTR_ERR_UNSUPPORTED) {
+            bad_rc++;
+        }
+        free(c);
+    }
+    CHECK_MSG(bad_rc == 0, "%d fuzzed records gave an unexpected status", bad_rc);
+    CHECK(decoded > 0 && decoded < 3000);
+
+    free(buf);
+    /* the encoder refuses what the decoder would */
+    icstr_pool_record e = r;
+    e.M = 0;
+    CHECK(icstr_pool_record_encode(&e, &buf, &len) == ICSTR_ERR_ARG && !buf);
+    e = r;
+    e.label = "\xff";
+    CHECK(icstr_pool_record_encode(&e, &buf, &len) == ICSTR_ERR_ARG && !buf);
+    e = r;
+    e.image_len = 0;
+    CHECK(icstr_pool_record_encode(&e, &buf, &len) == ICSTR_ERR_ARG && !buf);
+    free_filled(&r);
+    /* the hash: deterministic, sensitive to every byte and to length */
+    unsigned char z[64] = {0};
+    uint64_t h0 = icstr_pool_hash(z, 64);
+    CHECK(h0 == icstr_pool_hash(z, 64) && h0 != icstr_pool_hash(z, 63));
+    int distinct = 1;
+    for (int i = 0; i < 64; i++) {
+        z[i] = 1;
+        if (icstr_pool_hash(z, 64) == h0) distinct = 0;
+        z[i] = 0;
+    }
+    CHECK(distinct);
+}
+
+/* ---- create, open, fingerprints ---- */
+
+static void test_create_open(icstr_model *A, icstr_model *B) {
+    char p[300];
+    path_in(p, sizeof p, "fp");
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(A, "/models/a.safetensors", &meta);
+    CHECK(meta.M == 4 && meta.D == 16 && strlen(meta.fingerprint) == 64);
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_ERR_ARG); /* never overwrites */
+    icstr_pool *pool = NULL;
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    icstr_pool_info info;
+    CHECK(pool && icstr_pool_get_info(pool, &info) == ICSTR_OK);
+    CHECK(info.count == 0 && info.next_id == 1 && info.M == 4 && info.D == 16 && info.format == 1);
+    CHECK(!strcmp(info.model_path, "/models/a.safetensors") && !strcmp(info.fingerprint, meta.fingerprint));
+    icstr_pool_close(pool);
+    pool = NULL;
+    CHECK(icstr_pool_open(p, B, 0, &pool) == ICSTR_ERR_MISMATCH && !pool);
+    CHECK_MSG(strstr(icstr_last_error(), "icstr pool reembed") != NULL, "%s", icstr_last_error());
+    CHECK(icstr_pool_open(p, NULL, ICSTR_POOL_RDONLY, &pool) == ICSTR_OK);
+    icstr_pool_close(pool);
+    char none[300];
+    path_in(none, sizeof none, "no-such-pool");
+    CHECK(icstr_pool_open(none, A, 0, &pool) == ICSTR_ERR_NOTFOUND);
+    /* an STR LMDB is not a pool */
+    char str[300];
+    path_in(str, sizeof str, "plain.lmdb");
+    icstr_str_writer *w;
+    CHECK(icstr_str_writer_open(str, &w) == ICSTR_OK);
+    CHECK(icstr_str_writer_add(w, "x", 1, "a", NULL) == ICSTR_OK);
+    CHECK(icstr_str_writer_close(w) == ICSTR_OK);
+    CHECK(icstr_pool_open(str, NULL, 0, &pool) == ICSTR_ERR_FORMAT);
+    /* bad metadata is refused before anything is made */
+    icstr_pool_meta bad = meta;
+    bad.fingerprint[3] = 'X';
+    char p2[300];
+    path_in(p2, sizeof p2, "bad");
+    CHECK(icstr_pool_create(p2, &bad) == ICSTR_ERR_ARG);
+    bad = meta;
+    bad.D = 0;
+    CHECK(icstr_pool_create(p2, &bad) == ICSTR_ERR_ARG);
+}
+
+/* ---- add, dedup, refused labels, rm, get, foreach ---- */
+
+typedef struct {
+    long n;
+    uint64_t last;
+    int ordered;
+} walk_acc;
+
+static int walk_one(void *user, const icstr_pool_record *r) {
+    walk_acc *w = user;
+    if (r->id <= w->last) w->ordered = 0;
+    w->last = r->id;
+    w->n++;
+    return 0;
+}
+
+static long count_of(icstr_pool *p) {
+    icstr_pool_info info;
+    return icstr_pool_get_info(p, &info) ? -1 : info.count;
+}
+
+static void test_add(icstr_model *A, int collide) {
+    char p[300];
+    path_in(p, sizeof p, collide ? "collide" : "add");
+    icstr_pool_hash_mask_ = collide ? 0 : ~(uint64_t)0;
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(A, NULL, &meta);
+    meta.map_bytes = 64 << 10; /* tiny: the map must grow during the adds */
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    icstr_pool *pool;
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    enum { N = 40 };
+    icstr_pool_item items[N + 6];
+    unsigned char *png[N + 6];
+    char labels[N + 6][16];
+    for (int i = 0; i < N; i++) {
+        word(i, labels[i]);
+        png[i] = draw_crop(labels[i], (uint64_t)i, &items[i].image_len);
+        items[i] = (icstr_pool_item){png[i], items[i].image_len, labels[i], labels[i]};
+    }
+    /* 40: same bytes as 3 (same label), 41: same bytes as 5 with another label,
+     * 42: a code point outside the charset, 43: too long, 44: empty, 45: not an image */
+    items[N] = items[3];
+    items[N + 1] = items[5];
+    items[N + 1].label = "zzz9";
+    strcpy(labels[N + 2], "ab#c");
+    strcpy(labels[N + 3], "abcdefghij");
+    labels[N + 4][0] = 0;
+    for (int k = 2; k < 6; k++) {
+        if (k < 5) png[N + k] = draw_crop("q", 1000 + (uint64_t)k, &items[N + k].image_len);
+        else {
+            png[N + k] = (unsigned char *)strdup("not an image at all");
+            items[N + k].image_len = strlen((char *)png[N + k]);
+            strcpy(labels[N + k], "ok");
+        }
+        items[N + k].image = png[N + k];
+        items[N + k].label = labels[N + k];
+        items[N + k].name = "bad";
+    }
+    icstr_pool_add_result res[N + 6];
+    /* first half in one call, then everything (the first half again: all duplicates) */
+    CHECK(icstr_pool_add(pool, items, N / 2, "first", res) == ICSTR_OK);
+    int ok = 1;
+    for (int i = 0; i < N / 2; i++) ok &= res[i].status == ICSTR_POOL_ADDED && res[i].id == (uint64_t)i + 1;
+    CHECK(ok);
+    CHECK(count_of(pool) == N / 2);
+    CHECK(icstr_pool_add(pool, items, N + 6, "second", res) == ICSTR_OK);
+    ok = 1;
+    for (int i = 0; i < N / 2; i++) ok &= res[i].status == ICSTR_POOL_DUPLICATE && res[i].id == (uint64_t)i + 1;
+    for (int i = N / 2; i < N; i++) ok &= res[i].status == ICSTR_POOL_ADDED && res[i].id == (uint64_t)i + 1;
+    CHECK(ok);
+    CHECK(res[N].status == ICSTR_POOL_DUPLICATE && res[N].id == 4 && !res[N].reason[0]);
+    CHECK(res[N + 1].status == ICSTR_POOL_DUPLICATE && res[N + 1].id == 6 && strstr(res[N + 1].reason, "zzz9"));
+    CHECK_MSG(res[N + 2].status == ICSTR_ERR_RANGE && strstr(res[N + 2].reason, "ab#c"), "%d %s", res[N + 2].status,
+              res[N + 2].reason);
+    CHECK(res[N + 3].status == ICSTR_ERR_RANGE && strstr(res[N + 3].reason, "abcdefghij"));
+    CHECK(res[N + 4].status == ICSTR_ERR_ARG && strstr(res[N + 4].reason, "empty"));
+    CHECK(res[N + 5].status == ICSTR_ERR_IMAGE && res[N + 5].id == 0);
+    CHECK(count_of(pool) == N);
+    icstr_pool_info info;
+    CHECK(icstr_pool_get_info(pool, &info) == ICSTR_OK && info.map_bytes > (64 << 10));
+
+    /* a record holds what the model computes for its image */
+    icstr_pool_record r;
+    CHECK(icstr_pool_get(pool, 8, ICSTR_POOL_WANT_ALL, &r) == ICSTR_OK);
+    CHECK(!strcmp(r.label, labels[7]) && !strcmp(r.tag, "first") && r.image_len == items[7].image_len &&
+          !memcmp(r.image, png[7], r.image_len));
+    float x[3 * 8 * 32], lat[4 * 16], emb[16];
+    to_input(A, png[7], items[7].image_len, x);
+    CHECK(icstr_model_encode(A, x, 1, lat, emb) == ICSTR_OK);
+    double dl = 0, de = 0;
+    for (int k = 0; k < 64; k++) dl = fmax(dl, fabs(lat[k] - r.latents[k]));
+    for (int k = 0; k < 16; k++) de = fmax(de, fabs(emb[k] - r.embedding[k]));
+    CHECK_NEAR(dl, 0.0, 1e-5);
+    CHECK_NEAR(de, 0.0, 1e-5);
+    icstr_pool_record_free(&r);
+    CHECK(icstr_pool_get(pool, 999, 0, &r) == ICSTR_ERR_NOTFOUND);
+
+    /* rm: present and absent ids; a removed image can come back under a new id */
+    uint64_t ids[3] = {4, 999, 6};
+    int found[3];
+    long removed = 0;
+    CHECK(icstr_pool_remove(pool, ids, 3, found, &removed) == ICSTR_OK);
+    CHECK(found[0] == 1 && found[1] == 0 && found[2] == 1 && removed == 2);
+    CHECK(count_of(pool) == N - 2);
+    CHECK(icstr_pool_get(pool, 4, 0, &r) == ICSTR_ERR_NOTFOUND);
+    CHECK(icstr_pool_add(pool, &items[3], 1, "back", res) == ICSTR_OK);
+    CHECK(res[0].status == ICSTR_POOL_ADDED && res[0].id == N + 1);
+    CHECK(icstr_pool_add(pool, &items[N], 1, "back", res) == ICSTR_OK);
+    CHECK(res[0].status == ICSTR_POOL_DUPLICATE && res[0].id == N + 1);
+    walk_acc w = {0, 0, 1};
+    CHECK(icstr_pool_foreach(pool, ICSTR_POOL_WANT_ALL, walk_one, &w) == ICSTR_OK);
+    CHECK(w.n == N - 1 && w.ordered && w.last == N + 1);
+    /* a read-only handle refuses changes */
+    icstr_pool *ro;
+    CHECK(icstr_pool_open(p, A, ICSTR_POOL_RDONLY, &ro) == ICSTR_OK);
+    CHECK(icstr_pool_add(ro, items, 1, "", res) == ICSTR_ERR_ARG);
+    CHECK(icstr_pool_remove(ro, ids, 1, NULL, NULL) == ICSTR_ERR_ARG);
+    icstr_pool_close(ro);
+    /* a handle without a model cannot add crops */
+    CHECK(icstr_pool_open(p, NULL, 0, &ro) == ICSTR_OK);
+    CHECK(icstr_pool_add(ro, items, 1, "", res) == ICSTR_ERR_ARG);
+    icstr_pool_close(ro);
+
+    if (!collide) {
+        /* export: the images and labels in id order, as a standard STR LMDB */
+        char out[300];
+        path_in(out, sizeof out, "export.lmdb");
+        long n = 0;
+        CHECK_MSG(icstr_pool_export(pool, out, &n) == ICSTR_OK && n == N - 1, "%s", icstr_last_error());
+        icstr_dataset *ds;
+        CHECK(icstr_dataset_open(out, &ds) == ICSTR_OK);
+        CHECK(icstr_dataset_count(ds) == N - 1);
+        int same = 1;
+        for (long i = 0; i < icstr_dataset_count(ds); i++) {
+            const unsigned char *b;
+            size_t len;
+            const char *label;
+            /* ids 1..N without 4 and 6, then N+1 (item 3) */
+            int item = i < 3 ? (int)i : i < 4 ? 4 : i < N - 2 ? (int)i + 2 : 3;
+            if (icstr_dataset_get(ds, i, &b, &len, &label, NULL) || len != items[item].image_len ||
+                memcmp(b, png[item], len) || strcmp(label, labels[item]))
+                same = 0;
+        }
+        CHECK(same);
+        icstr_dataset_close(ds);
+    }
+    icstr_pool_close(pool);
+    for (int i = 0; i < N; i++) free(png[i]);
+    for (int k = 2; k < 6; k++) free(png[N + k]);
+    icstr_pool_hash_mask_ = ~(uint64_t)0;
+}
+
+/* ---- reembed ---- */
+
+typedef struct {
+    icstr_model *m;
+    int n_items;
+    unsigned char **png;
+    const icstr_pool_item *items;
+    long checked, wrong;
+} reembed_check;
+
+/* A record's latents are what the model computes for the image with the record's label. */
+static int check_embedded(void *user, const icstr_pool_record *r) {
+    reembed_check *c = user;
+    int i = 0;
+    while (i < c->n_items && strcmp(c->items[i].label, r->label)) i++;
+    float x[3 * 8 * 32], lat[4 * 16];
+    double d = 1;
+    if (i < c->n_items && r->image_len == c->items[i].image_len && !memcmp(r->image, c->png[i], r->image_len)) {
+        to_input(c->m, c->png[i], c->items[i].image_len, x);
+        d = 0;
+        if (icstr_model_encode(c->m, x, 1, lat, NULL)) d = 1;
+        for (int k = 0; k < 64; k++) d = fmax(d, fabs(lat[k] - r->latents[k]));
+    }
+    c->checked++;
+    c->wrong += d > 1e-5;
+    return 0;
+}
+
+static void test_reembed(icstr_model *A, icstr_model *B) {
+    char p[300];
+    path_in(p, sizeof p, "reembed");
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(A, "a.st", &meta);
+    meta.map_bytes = 64 << 10;
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    icstr_pool *pool;
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    enum { N = 23 };
+    icstr_pool_item items[N];
+    unsigned char *png[N];
+    char labels[N][8];
+    for (int i = 0; i < N; i++) {
+        word(i * 3, labels[i]);
+        png[i] = draw_crop(labels[i], 500 + (uint64_t)i, &items[i].image_len);
+        items[i] = (icstr_pool_item){png[i], items[i].image_len, labels[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, items, N, "t", NULL) == ICSTR_OK);
+    uint64_t gone = 5;
+    CHECK(icstr_pool_remove(pool, &gone, 1, NULL, NULL) == ICSTR_OK);
+    icstr_pool_record before;
+    CHECK(icstr_pool_get(pool, 9, 0, &before) == ICSTR_OK);
+    icstr_pool_close(pool);
+
+    /* a model whose charset lacks some labels' characters: refused, nothing changes */
+    icstr_model *C = tiny_model(3, "abcdefghijklmnopqrstuvwxyz");
+    long n = 0;
+    CHECK(icstr_pool_reembed(p, C, "c.st", 5, &n) == ICSTR_ERR_RANGE);
+    CHECK_MSG(strstr(icstr_last_error(), "nothing was changed") != NULL, "%s", icstr_last_error());
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    icstr_pool_close(pool);
+    icstr_model_free(C);
+
+    /* a record whose image cannot be decoded (id N + 1, so in the last chunk): the reembed
+     * stops after four chunks of 5 went into the new generation, and the pool is unchanged */
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    float e16[16] = {1}, l64[64] = {0};
+    unsigned char junk[5] = {1, 2, 3, 4, 5};
+    icstr_pool_record bad = {0, 0, 0, "junk", "", 4, 16, e16, l64, junk, 5};
+    icstr_pool_add_result br;
+    CHECK(icstr_pool_add_encoded(pool, &bad, 1, &br) == ICSTR_OK && br.status == ICSTR_POOL_ADDED && br.id == N + 1);
+    icstr_pool_close(pool);
+    CHECK(icstr_pool_reembed(p, B, "b.st", 5, &n) == ICSTR_ERR_IMAGE);
+    CHECK_MSG(strstr(icstr_last_error(), "record 24") != NULL, "%s", icstr_last_error());
+    CHECK(icstr_pool_open(p, B, 0, &pool) == ICSTR_ERR_MISMATCH);
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    CHECK(count_of(pool) == N);
+    uint64_t junk_id = N + 1;
+    CHECK(icstr_pool_remove(pool, &junk_id, 1, NULL, NULL) == ICSTR_OK);
+    icstr_pool_close(pool);
+    /* run again: it resumes, re-embedding only the two records the first run did not reach */
+    CHECK(icstr_pool_reembed(p, B, "b.st", 5, &n) == ICSTR_OK);
+    CHECK_MSG(n == 2, "resumed reembed did %ld records", n);
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_ERR_MISMATCH);
+    CHECK(icstr_pool_open(p, B, 0, &pool) == ICSTR_OK);
+    icstr_pool_info info;
+    CHECK(icstr_pool_get_info(pool, &info) == ICSTR_OK);
+    CHECK(info.count == N - 1 && info.generation == 1 && !strcmp(info.model_path, "b.st") && info.next_id == N + 2);
+    icstr_pool_record after;
+    CHECK(icstr_pool_get(pool, 9, ICSTR_POOL_WANT_ALL, &after) == ICSTR_OK);
+    CHECK(!strcmp(after.label, before.label) && !strcmp(after.tag, "t") && after.time_added == before.time_added &&
+          after.image_hash == before.image_hash);
+    float x[3 * 8 * 32], lat[4 * 16], emb[16];
+    to_input(B, png[8], items[8].image_len, x);
+    CHECK(icstr_model_encode(B, x, 1, lat, emb) == ICSTR_OK);
+    double d = 0;
+    for (int k = 0; k < 64; k++) d = fmax(d, fabs(lat[k] - after.latents[k]));
+    for (int k = 0; k < 16; k++) d = fmax(d, fabs(emb[k] - after.embedding[k]));
+    CHECK_NEAR(d, 0.0, 1e-5);
+    icstr_pool_record_free(&after);
+    icstr_pool_record_free(&before);
+    /* retrieval now uses B's embeddings: a pool image finds itself */
+    uint64_t id;
+    float score;
+    int found;
+    CHECK(icstr_pool_search(pool, emb, 1, 1, &id, &score, &found) == ICSTR_OK);
+    CHECK(found == 1 && id == 9);
+    CHECK_NEAR(score, 1.0, 1e-5);
+    /* dedup still works (the hash index survives) and adds go on after the last id */
+    icstr_pool_add_result res[2];
+    CHECK(icstr_pool_add(pool, items, 2, "u", res) == ICSTR_OK);
+    CHECK(res[0].status == ICSTR_POOL_DUPLICATE && res[0].id == 1 && res[1].status == ICSTR_POOL_DUPLICATE);
+    CHECK(icstr_pool_add(pool, &items[4], 1, "u", res) == ICSTR_OK);
+    CHECK(res[0].status == ICSTR_POOL_ADDED && res[0].id == N + 2);
+    /* every record was re-embedded (the resumed ones too): each matches B on its own image */
+    reembed_check rc = {B, N, png, items, 0, 0};
+    CHECK(icstr_pool_foreach(pool, ICSTR_POOL_WANT_ALL, check_embedded, &rc) == ICSTR_OK);
+    CHECK_MSG(rc.checked == N && rc.wrong == 0, "%ld records, %ld not B's", rc.checked, rc.wrong);
+    icstr_pool_close(pool);
+    /* re-embedding for the model it already has changes nothing */
+    CHECK(icstr_pool_reembed(p, B, "b.st", 0, &n) == ICSTR_OK && n == N);
+    for (int i = 0; i < N; i++) free(png[i]);
+}
+
+/* ---- retrieval against brute force ---- */
+
+typedef struct {
+    double s;
+    uint64_t id;
+} ref_hit;
+
+static int ref_cmp(const void *a, const void *b) {
+    const ref_hit *x = a, *y = b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void test_search(int D) {
+    char p[300];
+    snprintf(p, sizeof p, "%s/search%d", tmp, D);
+    icstr_pool_meta meta;
+    memset(&meta, 0, sizeof meta);
+    memset(meta.fingerprint, 'a', 64);
+    meta.M = 2;
+    meta.D = D;
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    icstr_pool *pool;
+    CHECK(icstr_pool_open(p, NULL, 0, &pool) == ICSTR_OK);
+    enum { N = 700, Q = 37 };
+    icstr_rng g;
+    icstr_rng_seed(&g, (uint64_t)D);
+    icstr_pool_record *recs = calloc(N, sizeof *recs);
+    float *E = malloc((size_t)N * D * sizeof(float)), *lat = calloc((size_t)2 * D, sizeof(float));
+    uint64_t *img = malloc(N * sizeof *img);
+    for (int i = 0; i < N; i++) {
+        float *e = E + (size_t)i * D;
+        if (i % 50 == 49) memcpy(e, E + (size_t)(i - 7) * D, (size_t)D * sizeof(float)); /* exact ties */
+        else
+            for (int k = 0; k < D; k++) e[k] = icstr_rng_normal(&g) * (float)(1 + i % 3); /* not normalised */
+        img[i] = (uint64_t)i * 2654435761u + 1;
+        recs[i] = (icstr_pool_record){0, 0, 0, "w", "", 2, D, e, lat, (unsigned char *)&img[i], sizeof img[i]};
+    }
+    icstr_pool_add_result *res = calloc(N, sizeof *res);
+    CHECK(icstr_pool_add_encoded(pool, recs, N, res) == ICSTR_OK);
+    int all = 1;
+    for (int i = 0; i < N; i++) all &= res[i].status == ICSTR_POOL_ADDED && res[i].id == (uint64_t)i + 1;
+    CHECK(all);
+    /* remove a few so ids and rows differ */
+    uint64_t rm[3] = {1, 300, 700};
+    CHECK(icstr_pool_remove(pool, rm, 3, NULL, NULL) == ICSTR_OK);
+    CHECK(icstr_pool_search_count(pool) == N - 3);
+
+    float *Qv = malloc((size_t)Q * D * sizeof(float));
+    for (int i = 0; i < Q * D; i++) Qv[i] = icstr_rng_normal(&g);
+    memcpy(Qv, E + (size_t)42 * D, (size_t)D * sizeof(float)); /* query 0 is the row of id 43, and of id 50 */
+    ref_hit *ref = malloc(N * sizeof *ref);
+    const int Ns[4] = {1, 5, N - 3, N + 10};
+    for (int t = 0; t < 4; t++) {
+        int K = Ns[t];
+        uint64_t *ids = malloc((size_t)Q * K * sizeof *ids);
+        float *sc = malloc((size_t)Q * K * sizeof *sc);
+        for (int pass = 0; pass < 3; pass++) {
+            /* pass 0: one query per call (the matrix-vector path); 1: all at once (sgemm);
+             * 2: all at once in chunks of 3 queries */
+            pool_score_floats_ = pass == 2 ? (size_t)3 * (N - 3) : (size_t)8 << 20;
+            int found = -1, ok = 1;
+            if (pass == 0)
+                for (int q = 0; q < Q; q++)
+                    ok &= icstr_pool_search(pool, Qv + (size_t)q * D, 1, K, ids + (size_t)q * K, sc + (size_t)q * K,
+                                            &found) == ICSTR_OK;
+            else
+                ok &= icstr_pool_search(pool, Qv, Q, K, ids, sc, &found) == ICSTR_OK;
+            CHECK(ok && found == (K < N - 3 ? K : N - 3));
+            int id_ok = 1, tail_ok = 1;
+            double worst = 0;
+            for (int q = 0; q < Q; q++) {
+                const float *qv = Qv + (size_t)q * D;
+                double qn = 0;
+                for (int k = 0; k < D; k++) qn += (double)qv[k] * qv[k];
+                int m = 0;
+                for (int i = 0; i < N; i++) {
+                    uint64_t id = (uint64_t)i + 1;
+                    if (id == 1 || id == 300 || id == 700) continue;
+                    const float *e = E + (size_t)i * D;
+                    double dot = 0, en = 0;
+                    for (int k = 0; k < D; k++) dot += (double)qv[k] * e[k], en += (double)e[k] * e[k];
+                    ref[m++] = (ref_hit){dot / sqrt(qn * en), id};
+                }
+                qsort(ref, (size_t)m, sizeof *ref, ref_cmp);
+                for (int j = 0; j < found; j++) {
+                    double err = fabs(sc[(size_t)q * K + j] - ref[j].s);
+                    worst = fmax(worst, err);
+                    /* an id may differ from the reference only where float rounding can swap
+                     * two nearly equal scores */
+                    if (ids[(size_t)q * K + j] != ref[j].id &&
+                        !((j + 1 < m && fabs(ref[j].s - ref[j + 1].s) < 1e-6) || (j > 0 && fabs(ref[j].s - ref[j - 1].s) < 1e-6)))
+                        id_ok = 0;
+                }
+                for (int j = found; j < K; j++) tail_ok &= ids[(size_t)q * K + j] == 0 && sc[(size_t)q * K + j] == -1e30f;
+            }
+            CHECK_MSG(id_ok, "D %d N %d pass %d: ids differ from the reference", D, K, pass);
+            CHECK(tail_ok);
+            CHECK_NEAR(worst, 0.0, 2e-6);
+            /* the tie: query 0 equals the rows of ids 43 and 50; the lower id comes first */
+            CHECK(ids[0] == 43 && (K == 1 || ids[1] == 50));
+            CHECK_NEAR(sc[0], 1.0, 1e-6);
+        }
+        free(ids);
+        free(sc);
+    }
+    pool_score_floats_ = (size_t)8 << 20;
+    /* another handle's change is seen after a reload; a change through this handle at once */
+    icstr_pool *other;
+    CHECK(icstr_pool_open(p, NULL, 0, &other) == ICSTR_OK);
+    uint64_t id43 = 43, got;
+    float s;
+    int found;
+    CHECK(icstr_pool_remove(other, &id43, 1, NULL, NULL) == ICSTR_OK);
+    icstr_pool_close(other);
+    CHECK(icstr_pool_search(pool, Qv, 1, 1, &got, &s, &found) == ICSTR_OK && got == 43);
+    icstr_pool_reload(pool);
+    CHECK_MSG(icstr_pool_search(pool, Qv, 1, 1, &got, &s, &found) == ICSTR_OK && got == 50, "%s %llu", icstr_last_error(), (unsigned long long)got);
+    uint64_t id50 = 50;
+    CHECK(icstr_pool_remove(pool, &id50, 1, NULL, NULL) == ICSTR_OK);
+    CHECK(icstr_pool_search(pool, Qv, 1, 1, &got, &s, &found) == ICSTR_OK && got != 50);
+    /* bad queries */
+    float zero[192] = {0};
+    CHECK(icstr_pool_search(pool, zero, 1, 1, &got, &s, &found) == ICSTR_ERR_ARG);
+    CHECK(icstr_pool_search(pool, Qv, 1, 0, &got, &s, &found) == ICSTR_ERR_ARG);
+    icstr_pool_close(pool);
+    free(ref);
+    free(Qv);
+    free(recs);
+    free(E);
+    free(lat);
+    free(img);
+    free(res);
+}
+
+/* ---- in-context golden: through the pool == by hand ---- */
+
+static void test_incontext(icstr_model *A) {
+    char p[300];
+    path_in(p, sizeof p, "golden");
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(A, NULL, &meta);
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    icstr_pool *pool;
+    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    enum { NP = 10, NQ = 5, S = 2, M = 4, D = 16, L = 8 };
+    icstr_pool_item items[NP];
+    unsigned char *png[NP + NQ];
+    size_t len[NP + NQ];
+    char labels[NP + NQ][8];
+    for (int i = 0; i < NP + NQ; i++) {
+        word(i * 7 + 3, labels[i]);
+        /* queries 0 and 1 are pool images 2 and 6 (a query may be in the pool) */
+        int src = i == NP ? 2 : i == NP + 1 ? 6 : i;
+        png[i] = draw_crop(labels[src], 900 + (uint64_t)src, &len[i]);
+        if (i < NP) items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, items, NP, "g", NULL) == ICSTR_OK);
+    float x[(NP + NQ) * 3 * 8 * 32], lat[(NP + NQ) * M * D], emb[(NP + NQ) * D];
+    for (int i = 0; i < NP + NQ; i++) to_input(A, png[i], len[i], x + (size_t)i * 3 * 8 * 32);
+    /* by hand: one encode of everything, brute-force cosine, context in ascending similarity */
+    CHECK(icstr_model_encode(A, x, NP + NQ, lat, emb) == ICSTR_OK);
+    float ctx_lat[NQ][S][M * D];
+    int ctx_lab[NQ][S][L], ctx_len[NQ][S];
+    icstr_context hand[NQ];
+    uint64_t hand_ids[NQ][S];
+    for (int q = 0; q < NQ; q++) {
+        const float *qe = emb + (size_t)(NP + q) * D;
+        ref_hit h[NP];
+        for (int i = 0; i < NP; i++) {
+            double s = 0;
+            for (int k = 0; k < D; k++) s += (double)qe[k] * emb[(size_t)i * D + k];
+            h[i] = (ref_hit){s, (uint64_t)i + 1};
+        }
+        qsort(h, NP, sizeof *h, ref_cmp);
+        for (int j = 0; j < S; j++) {
+            int pos = S - 1 - j, i = (int)h[j].id - 1; /* the best goes last */
+            hand_ids[q][pos] = h[j].id;
+            memcpy(ctx_lat[q][pos], lat + (size_t)i * M * D, sizeof ctx_lat[q][pos]);
+            CHECK(icstr_model_encode_label(A, labels[i], ctx_lab[q][pos], &ctx_len[q][pos]) == ICSTR_OK);
+        }
+        hand[q] = (icstr_context){S, &ctx_lat[q][0][0], &ctx_lab[q][0][0], ctx_len[q]};
+    }
+    CHECK(hand_ids[0][S - 1] == 3 && hand_ids[1][S - 1] == 7); /* a pool image finds itself */
+    icstr_decode_params dp = icstr_decode_default_params();
+    char tb[NQ][64], tp[NQ][64], tn[NQ][64];
+    char *hand_t[NQ], *pool_t[NQ], *none_t[NQ];
+    float hand_c[NQ], pool_c[NQ], none_c[NQ];
+    for (int q = 0; q < NQ; q++) hand_t[q] = tb[q], pool_t[q] = tp[q], none_t[q] = tn[q];
+    const float *qlat = lat + (size_t)NP * M * D;
+    CHECK(icstr_model_decode(A, qlat, NQ, hand, &dp, hand_t, 64, hand_c) == ICSTR_OK);
+    /* through the pool */
+    icstr_pool_prompts pp;
+    CHECK(icstr_pool_prompts_init(&pp, pool, NQ, S) == ICSTR_OK);
+    CHECK(icstr_pool_prompts_fill(pool, emb + (size_t)NP * D, NQ, &pp) == ICSTR_OK);
+    int same_ids = 1;
+    for (int q = 0; q < NQ; q++) {
+        same_ids &= pp.ctx[q].n_prompts == S;
+        for (int j = 0; j < S; j++) same_ids &= pp.ids[q * S + j] == hand_ids[q][j];
+        same_ids &= pp.scores[q * S] <= pp.scores[q * S + 1];
+    }
+    CHECK(same_ids);
+    CHECK_NEAR(pp.scores[1], 1.0, 1e-5);
+    CHECK(icstr_model_decode(A, qlat, NQ, pp.ctx, &dp, pool_t, 64, pool_c) == ICSTR_OK);
+    CHECK(icstr_model_decode(A, qlat, NQ, NULL, &dp, none_t, 64, none_c) == ICSTR_OK);
+    int same = 1, differs = 0;
+    for (int q = 0; q < NQ; q++) {
+        same &= !strcmp(hand_t[q], pool_t[q]) && fabs(hand_c[q] - pool_c[q]) <= 1e-5 * hand_c[q];
+        differs |= strcmp(none_t[q], pool_t[q]) || fabs(none_c[q] - pool_c[q]) > 1e-4 * none_c[q];
+    }
+    CHECK_MSG(same, "decoding with prompts from the pool differs from the hand-built context");
+    CHECK_MSG(differs, "the context changed nothing: the check above would pass vacuously");
+    /* more shots than the model takes */
+    icstr_pool_prompts bad;
+    CHECK(icstr_pool_prompts_init(&bad, pool, 4, 4) == ICSTR_ERR_LIMIT);
+    icstr_pool_prompts_free(&pp);
+    /* shots 0: no prompts */
+    CHECK(icstr_pool_prompts_init(&pp, pool, NQ, 0) == ICSTR_OK);
+    CHECK(icstr_pool_prompts_fill(pool, emb + (size_t)NP * D, NQ, &pp) == ICSTR_OK && pp.ctx[0].n_prompts == 0);
+    icstr_pool_prompts_free(&pp);
+    icstr_pool_close(pool);
+    for (int i = 0; i < NP + NQ; i++) free(png[i]);
+}
+
+int main(void) {
+    icstr_set_threads(1);
+    snprintf(tmp, sizeof tmp, "%s/icstr-pool-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmp)) return 1;
+    icstr_model *A = tiny_model(1, CHARS), *B = tiny_model(2, CHARS);
+    double t0 = icstr_now_seconds();
+    test_record();
+    test_create_open(A, B);
+    test_add(A, 0);
+    test_add(A, 1);
+    test_reembed(A, B);
+    test_search(40);
+    test_search(192);
+    test_incontext(A);
+    fprintf(stderr, "test_pool: %.2f s\n", icstr_now_seconds() - t0);
+    icstr_model_free(A);
+    icstr_model_free(B);
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_finish("test_pool");
+}

@@ -1,0 +1,202 @@
+/* `icstr pool ...`, `icstr recognize --pool` and `icstr eval --pool` end to end, with two tiny
+ * models saved to temporary files: exit codes (0 ok, 1 runtime, 2 usage), what goes to stdout
+ * and stderr, the model hint kept in the pool, the fingerprint refusal that points at reembed,
+ * and export read back with icstr_dataset. Runs the icstr binary of the build directory
+ * ($ICSTR_BUILD_DIR, set by ctest; else next to this test's directory). */
+#include "check.h"
+#include "icstr_data.h"
+#include "model_io.h"
+
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmp[256], icstr_bin[PATH_MAX], out_txt[300], err_txt[300];
+static char out[65536], err[65536];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    (void)st, (void)flag, (void)f;
+    return remove(path);
+}
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    buf[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
+/* Runs `icstr ARGS` (ARGS already shell-quoted) in tmp; returns the exit code. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...) {
+    char args[2048], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > %s 2> %s", tmp, icstr_bin, args, out_txt, err_txt);
+    int st = system(cmd);
+    slurp(out_txt, out, sizeof out);
+    slurp(err_txt, err, sizeof err);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static const char *CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+static void save_model(uint64_t seed, const char *name) {
+    icstr_model_config c = icstr_model_default_config();
+    c.img_h = 8, c.img_w = 32, c.stem = 0, c.patch_h = 4, c.patch_w = 4;
+    c.enc_dim = 16, c.enc_layers = 1, c.enc_heads = 2, c.enc_mlp = 32;
+    c.latents = 4, c.resampler_layers = 1;
+    c.dec_dim = 16, c.dec_layers = 1, c.dec_heads = 2, c.dec_mlp = 32;
+    c.max_label = 8, c.max_prompts = 3;
+    snprintf(c.charset, sizeof c.charset, "%s", CHARS);
+    icstr_model *m = NULL;
+    if (icstr_model_create(&c, 0, &m)) exit(1);
+    icstr_model_init_weights(m, seed);
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    if (icstr_model_save(m, p, ICSTR_ST_F32, NULL, NULL, 0)) exit(1);
+    icstr_model_free(m);
+}
+
+static void write_crop(const char *rel, const char *label, int variant) {
+    icstr_rng r;
+    icstr_rng_seed(&r, (uint64_t)variant);
+    unsigned char bg[3] = {(unsigned char)(150 + icstr_rng_below(&r, 100)), 210, 230};
+    unsigned char fg[3] = {10, (unsigned char)icstr_rng_below(&r, 90), 30};
+    icstr_image im;
+    if (icstr_image_alloc(60, 14, bg, &im)) exit(1);
+    icstr_draw_text(&im, 2, 3, label, 1, fg);
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", tmp, rel);
+    if (icstr_image_write_png(p, im.w, im.h, 3, im.rgb)) exit(1);
+    icstr_image_free(&im);
+}
+
+static void find_binary(void) {
+    const char *bd = getenv("ICSTR_BUILD_DIR");
+    if (bd && *bd) {
+        snprintf(icstr_bin, sizeof icstr_bin, "%s/icstr", bd);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) n = 0;
+    self[n] = 0;
+    snprintf(icstr_bin, sizeof icstr_bin, "%s/../icstr", dirname(self));
+}
+
+int main(void) {
+    snprintf(tmp, sizeof tmp, "%s/icstr-pool-cli-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmp)) return 1;
+    find_binary();
+    if (access(icstr_bin, X_OK)) {
+        fprintf(stderr, "no icstr binary at %s\n", icstr_bin);
+        return 1;
+    }
+    snprintf(out_txt, sizeof out_txt, "%s/out.txt", tmp);
+    snprintf(err_txt, sizeof err_txt, "%s/err.txt", tmp);
+    setenv("ICSTR_THREADS", "1", 1);
+    save_model(1, "a.safetensors");
+    save_model(2, "b.safetensors");
+    /* a labelled folder: 8 crops, one a copy of single.png's bytes, one with a label the
+     * model cannot write */
+    char d[300];
+    snprintf(d, sizeof d, "%s/set", tmp);
+    CHECK(mkdir(d, 0775) == 0);
+    const char *labels[8] = {"abc", "shop", "a#b", "open", "x1y2", "cafe", "exit", "abc"};
+    char gtp[320];
+    snprintf(gtp, sizeof gtp, "%s/gt.txt", d);
+    FILE *gt = fopen(gtp, "w");
+    if (!gt) return 1;
+    for (int i = 0; i < 8; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "set/%d.png", i);
+        write_crop(rel, labels[i], i == 7 ? 100 : i); /* 7 is drawn like single.png */
+        fprintf(gt, "%d.png\t%s\n", i, labels[i]);
+    }
+    fclose(gt);
+    write_crop("single.png", "abc", 100);
+
+    /* usage */
+    CHECK(run("pool --help") == 0 && strstr(out, "reembed"));
+    CHECK(run("pool add --help") == 0 && strstr(out, "--chunk"));
+    CHECK(run("pool frob P") == 2);
+    CHECK(run("pool") == 2);
+    CHECK(run("pool add P") == 2);
+    CHECK(run("pool ls") == 2 && strstr(err, "no pool path"));
+    CHECK(run("pool create P --bogus") == 2);
+    CHECK(run("pool ls P --data x") == 2 && strstr(err, "unknown option --data"));
+    CHECK(run("recognize --model a.safetensors --shots 2 single.png") == 2 && strstr(err, "needs --pool"));
+    CHECK(run("eval --data set --model a.safetensors --shots 2") == 2 && strstr(err, "needs --pool"));
+    /* create; never over an existing pool */
+    CHECK_MSG(run("pool create P --model a.safetensors") == 0, "%s", err);
+    CHECK(strstr(out, "created pool P"));
+    CHECK(run("pool create P --model a.safetensors") == 1 && strstr(err, "already"));
+    /* add one crop without --model: the pool remembers a.safetensors */
+    CHECK_MSG(run("pool add P single.png abc") == 0, "%s", err);
+    CHECK(!strcmp(out, "1\tabc\n"));
+    CHECK(run("pool add P single.png abc") == 0 && strstr(out, "already in the pool"));
+    CHECK(run("pool add P single.png 'a b'") == 1 && strstr(err, "'a b'"));
+    /* a set in chunks of 3: the refused label is named, the copy is not added twice */
+    CHECK(run("pool add P --data set --chunk 3 --tag shop") == 1);
+    CHECK_MSG(strstr(out, "added 6, already present 1, refused 1, unreadable 0 (of 8)"), "%s", out);
+    CHECK_MSG(strstr(err, "a#b"), "%s", err);
+    CHECK(run("pool ls P") == 0 && lines(out) == 7 && !strncmp(out, "1\tabc\tmanual\t", 13));
+    CHECK(strstr(out, "\tshop\tshop\t"));
+    CHECK(run("pool ls P --json") == 0 && lines(out) == 7 && !strncmp(out, "{\"id\": 1, \"label\": \"abc\", ", 26));
+    CHECK(run("pool stats P") == 0 && strstr(out, "records 7\n") && strstr(out, "tag shop\t6") && strstr(out, "M 4\nD 16"));
+    CHECK(run("pool stats P --json") == 0 && strstr(out, "\"records\": 7"));
+    /* rm */
+    CHECK(run("pool rm P 2 99") == 1 && strstr(out, "removed 1") && strstr(err, "no record 99"));
+    CHECK(run("pool rm P x") == 2);
+    CHECK(run("pool ls P") == 0 && lines(out) == 6);
+    /* export */
+    CHECK(run("pool export P out.lmdb") == 0 && strstr(out, "exported 6"));
+    char o[300];
+    snprintf(o, sizeof o, "%s/out.lmdb", tmp);
+    icstr_dataset *ds;
+    CHECK(icstr_dataset_open(o, &ds) == ICSTR_OK && icstr_dataset_count(ds) == 6);
+    const char *lab;
+    CHECK(icstr_dataset_get(ds, 0, NULL, NULL, &lab, NULL) == ICSTR_OK && !strcmp(lab, "abc"));
+    icstr_dataset_close(ds);
+    /* recognize and eval with the pool */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 set") == 0, "%s", err);
+    CHECK(lines(out) == 8);
+    CHECK(run("recognize --model a.safetensors --pool P --shots 9 single.png") == 1 && strstr(err, "prompts"));
+    CHECK(run("recognize --model a.safetensors --pool P --shots x single.png") == 2);
+    CHECK(run("recognize --model a.safetensors --pool nowhere single.png") == 1 && strstr(err, "pool create"));
+    /* another model is refused until the pool is re-embedded */
+    CHECK(run("recognize --model b.safetensors --pool P single.png") == 1);
+    CHECK_MSG(strstr(err, "icstr pool reembed P"), "%s", err);
+    CHECK(run("eval --data set --model b.safetensors --pool P") == 1 && strstr(err, "reembed"));
+    CHECK(run("pool reembed P") == 2);
+    CHECK_MSG(run("pool reembed P --model b.safetensors --chunk 4") == 0, "%s", err);
+    CHECK(strstr(out, "re-embedded 6"));
+    CHECK(run("recognize --model b.safetensors --pool P single.png") == 0 && lines(out) == 1);
+    CHECK(run("recognize --model a.safetensors --pool P single.png") == 1);
+    CHECK_MSG(run("eval --data set --model b.safetensors --pool P --shots 1") == 0, "%s", err);
+    CHECK(strstr(out, "accuracy"));
+    /* the hint followed the reembed: add without --model uses b */
+    write_crop("new.png", "zz9", 55);
+    CHECK_MSG(run("pool add P new.png zz9") == 0, "%s", err);
+    CHECK(!strcmp(out, "8\tzz9\n"));
+    CHECK(run("pool stats P") == 0 && strstr(out, "records 7\n") && strstr(out, "b.safetensors"));
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_finish("test_pool_cli");
+}
