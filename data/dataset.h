@@ -48,6 +48,18 @@ int icstr_str_writer_close(icstr_str_writer *w);
  * Thread-safety: a handle is used by one thread at a time (its buffers are reused by every get).
  * Separate handles on the same path may be used from separate threads. LMDB sets are opened
  * MDB_RDONLY|MDB_NOLOCK (no lock file is touched): they must not be written while read. */
+/* ---- writer of a gt.txt folder: DIR/images/NNNNNNNNN.<ext> (the bytes as given, the extension
+ * from the format) and DIR/gt.txt (`images/NAME<TAB>label`), readable by icstr_dataset_open ---- */
+typedef struct icstr_folder_writer icstr_folder_writer;
+/* Creates DIR and DIR/images when missing; refuses a DIR that already has a gt.txt.
+ * Errors: ICSTR_ERR_IO (with strerror), ICSTR_ERR_ARG (gt.txt exists), ICSTR_ERR_NOMEM. */
+int icstr_folder_writer_open(const char *dir, icstr_folder_writer **out);
+/* Errors: ICSTR_ERR_ARG (a label holding TAB, CR or LF: gt.txt cannot hold it), ICSTR_ERR_IO. */
+int icstr_folder_writer_add(icstr_folder_writer *w, const void *image_bytes, size_t n, const char *label);
+long icstr_folder_writer_count(const icstr_folder_writer *w);
+/* Flushes gt.txt and frees w, even on failure. */
+int icstr_folder_writer_close(icstr_folder_writer *w);
+
 typedef struct icstr_dataset icstr_dataset;
 
 enum { ICSTR_DATASET_LMDB = 1, ICSTR_DATASET_FOLDER = 2 };

@@ -15,7 +15,7 @@
 static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
-    "                  [--pool P [--shots N]]\n"
+    "                  [--pool P [--shots N]] [--errors DIR]\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
@@ -33,6 +33,8 @@ static const char *usage =
     "  --pool P             in-context: decode each crop with its most similar labelled crops from\n"
     "                       the prompt pool P (icstr pool) in front of it, the most similar nearest\n"
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
+    "  --errors DIR         write the misread crops (original bytes) with their TRUE labels as a\n"
+    "                       gt.txt folder: `icstr pool add P --data DIR` then teaches them in context\n"
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -53,6 +55,7 @@ typedef struct {
     FILE *pred;
     const char *data;
     long unreadable;
+    icstr_folder_writer *errors; /* NULL unless --errors */
 } eval_ctx;
 
 static int eval_visit(void *p, const icstr_crop_batch *cb, int i, const char *text, float confidence) {
@@ -65,6 +68,11 @@ static int eval_visit(void *p, const icstr_crop_batch *cb, int i, const char *te
     }
     int res = icstr_score_add(c->sc, text, gt);
     if (res < 0) return res;
+    if (c->errors && res == ICSTR_SCORE_WRONG && cb->bytes[i]) {
+        int rc = icstr_folder_writer_add(c->errors, cb->bytes[i], cb->lens[i], gt);
+        if (rc == ICSTR_ERR_IO) return rc;
+        if (rc) fprintf(stderr, "icstr eval: --errors: %s: %s\n", cb->names[i], icstr_last_error());
+    }
     if (c->pred)
         fprintf(c->pred, "%s\t%s\t%s\t%.4f\t%s\n", cb->names[i], gt, text, (double)confidence,
                 res == ICSTR_SCORE_RIGHT ? "right" : res == ICSTR_SCORE_WRONG ? "wrong" : "skipped");
@@ -72,7 +80,8 @@ static int eval_visit(void *p, const icstr_crop_batch *cb, int i, const char *te
 }
 
 int icstr_cmd_eval(int argc, char **argv) {
-    const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL, *pool_path = NULL;
+    const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL, *pool_path = NULL,
+               *errors_dir = NULL;
     int json = 0, protocol = ICSTR_SCORE_STANDARD, shots_given = 0;
     long batch = 64, threads = 0, limit = 0, beam = 1, shots = 2;
     for (int i = 1; i < argc; i++) {
@@ -89,6 +98,8 @@ int icstr_cmd_eval(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--predictions") && more) {
             pred_path = argv[++i];
+        } else if (!strcmp(a, "--errors") && more) {
+            errors_dir = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
         } else if (!strcmp(a, "--shots") && more) {
@@ -151,12 +162,20 @@ int icstr_cmd_eval(int argc, char **argv) {
         rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", pred_path, strerror(errno));
         goto out;
     }
-    eval_ctx ctx = {&sc, pred, data, 0};
+    eval_ctx ctx = {&sc, pred, data, 0, NULL};
+    if (errors_dir && ((rc = icstr_crop_batch_keep_bytes(&cb)) || (rc = icstr_folder_writer_open(errors_dir, &ctx.errors))))
+        goto out;
     icstr_eval_stats st;
     rc = icstr_eval_loop(m, in, &cb, &dp, limit, json ? NULL : "eval", eval_visit, &ctx, &st);
     seen = st.seen;
     seconds = st.seconds;
     unreadable = ctx.unreadable;
+    if (ctx.errors) {
+        long n_err = icstr_folder_writer_count(ctx.errors);
+        int crc = icstr_folder_writer_close(ctx.errors);
+        if (!rc) rc = crc;
+        if (!rc) fprintf(stderr, "icstr eval: %ld misread crops written to %s\n", n_err, errors_dir);
+    }
 out:
     if (rc) {
         fprintf(stderr, "icstr eval: %s\n", icstr_last_error());

@@ -35,12 +35,28 @@ static void clear_items(icstr_crop_batch *b) {
         free(b->labels[i]);
         free(b->reasons[i]);
         b->names[i] = b->labels[i] = b->reasons[i] = NULL;
+        if (b->keep_bytes) {
+            free(b->bytes[i]);
+            b->bytes[i] = NULL;
+            b->lens[i] = 0;
+        }
     }
     b->n = b->n_ok = 0;
 }
 
+int icstr_crop_batch_keep_bytes(icstr_crop_batch *b) {
+    if (b->keep_bytes) return ICSTR_OK;
+    b->bytes = calloc((size_t)b->cap, sizeof *b->bytes);
+    b->lens = calloc((size_t)b->cap, sizeof *b->lens);
+    if (!b->bytes || !b->lens) return icstr_fail(ICSTR_ERR_NOMEM, "crop batch bytes");
+    b->keep_bytes = 1;
+    return ICSTR_OK;
+}
+
 void icstr_crop_batch_free(icstr_crop_batch *b) {
     if (b->names) clear_items(b);
+    free(b->bytes);
+    free(b->lens);
     if (b->texts)
         for (int i = 0; i < b->cap; i++) free(b->texts[i]);
     icstr_free(b->images);
@@ -72,6 +88,11 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         if (item.error) {
             b->reasons[i] = strdup(item.reason);
             continue;
+        }
+        if (b->keep_bytes) {
+            if (!(b->bytes[i] = malloc(item.len ? item.len : 1))) return icstr_fail(ICSTR_ERR_NOMEM, "crop batch");
+            memcpy(b->bytes[i], item.bytes, item.len);
+            b->lens[i] = item.len;
         }
         icstr_image im;
         rc = icstr_image_load_memory(item.bytes, item.len, item.name, &im);

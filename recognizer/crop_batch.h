@@ -18,6 +18,11 @@ typedef struct {
     char **reasons;          /* (n) why it failed, NULL when ok */
     char **texts;            /* (n_ok) recognized text, filled by the caller's decode */
     float *confidence;       /* (n_ok) */
+    /* the encoded image files, kept only after icstr_crop_batch_keep_bytes (e.g. to write the
+     * misread crops out as they came in); NULL where a crop could not be read */
+    int keep_bytes;
+    unsigned char **bytes;   /* (n) */
+    size_t *lens;            /* (n) */
     /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
     icstr_pool *pool;        /* not owned */
     int shots;
@@ -34,6 +39,8 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
 /* Recognizes the crops that decoded (texts and confidence); with a pool set, each crop is
  * decoded with its `shots` most similar pool records as context. */
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
+/* Keep each crop's encoded bytes in bytes/lens from the next read on. Errors: ICSTR_ERR_NOMEM. */
+int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
 /* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop).
  * shots in [0, max_prompts]. Errors: those of icstr_pool_prompts_init. */
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots);
