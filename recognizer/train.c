@@ -145,11 +145,11 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
 
     if ((rc = icstr_model_create(mc, 1, &m))) return rc;
     icstr_model_init_weights(m, tc->seed);
-    long step = 0;
+    long step = 0, adam_step = 0;
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", tc->out_dir);
     int have_checkpoint = access(path, F_OK) == 0;
     if (opt->resume && have_checkpoint) {
-        if ((rc = icstr_train_checkpoint_load(m, path, &step))) goto done;
+        if ((rc = icstr_train_checkpoint_load(m, path, &step, &adam_step))) goto done;
         ICSTR_INFO("resumed from %s at step %ld", path, step);
     } else if (tc->init_from[0]) {
         if ((rc = icstr_train_weights_load(m, tc->init_from))) goto done;
@@ -203,7 +203,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         }
         float norm = icstr_clip_grad_norm(slab, tc->grad_clip);
         float lr = icstr_lr_schedule(step, tc->warmup, tc->steps, tc->lr, tc->min_lr);
-        icstr_adamw_step(slab, &ap, lr, step + 1);
+        icstr_adamw_step(slab, &ap, lr, ++adam_step);
         step++;
         crops_window += tb.n_images;
         sum_loss += li.loss;
@@ -244,7 +244,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
             n_window = 0;
         }
         if ((tc->checkpoint_every && step % tc->checkpoint_every == 0) || step == stop) {
-            if ((rc = icstr_train_checkpoint_save(m, tc->out_dir, step))) goto done;
+            if ((rc = icstr_train_checkpoint_save(m, tc->out_dir, step, adam_step))) goto done;
         }
     }
 done:

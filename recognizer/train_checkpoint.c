@@ -8,22 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-int icstr_train_checkpoint_save(icstr_model *m, const char *out_dir, long step) {
-    char path[ICSTR_PATH_MAX + 64], step_str[32];
+int icstr_train_checkpoint_save(icstr_model *m, const char *out_dir, long step, long adam_step) {
+    char path[ICSTR_PATH_MAX + 64], step_str[32], adam_str[32];
     snprintf(step_str, sizeof step_str, "%ld", step);
-    const char *keys[] = {"train.step"}, *values[] = {step_str};
+    snprintf(adam_str, sizeof adam_str, "%ld", adam_step);
+    const char *keys[] = {"train.step", "train.adam_step"}, *values[] = {step_str, adam_str};
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", out_dir);
-    int rc = icstr_model_save(m, path, ICSTR_ST_F32, keys, values, 1);
+    int rc = icstr_model_save(m, path, ICSTR_ST_F32, keys, values, 2);
     if (rc) return icstr_fail_context(rc, "saving checkpoint");
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-    rc = icstr_model_save(m, path, ICSTR_ST_F16, keys, values, 1);
+    rc = icstr_model_save(m, path, ICSTR_ST_F16, keys, values, 2);
     if (rc) return icstr_fail_context(rc, "saving model");
     return ICSTR_OK;
 }
 
 /* Loads weights (and moments) into the model built from the run's config; the checkpoint's
  * config must be the same model. */
-int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step) {
+static long meta_long(const icstr_st_file *f, const char *key) {
+    const char *s = icstr_st_meta(f, key);
+    char *end = NULL;
+    long v = s ? strtol(s, &end, 10) : -1;
+    return !s || *end || v < 0 ? -1 : v;
+}
+
+int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step, long *adam_step) {
     icstr_model *saved = NULL;
     int rc = icstr_model_load(path, 1, &saved);
     if (rc) return rc;
@@ -40,13 +48,17 @@ int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step) {
 
     icstr_st_file *f = NULL;
     if ((rc = icstr_st_open(path, &f))) return rc;
-    const char *s = icstr_st_meta(f, "train.step");
-    char *end = NULL;
-    long v = s ? strtol(s, &end, 10) : -1;
-    int bad = !s || *end || v < 0;
+    long v = meta_long(f, "train.step"), a = meta_long(f, "train.adam_step");
+    char name[ICSTR_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s%s", ICSTR_ST_PREFIX_M, dst->params[0].name);
+    icstr_st_tensor_info ti;
+    int has_moments = icstr_st_find(f, name, &ti) == ICSTR_OK;
     icstr_st_close(f);
-    if (bad) return icstr_fail(ICSTR_ERR_FORMAT, "%s: missing or bad train.step", path);
+    if (v < 0) return icstr_fail(ICSTR_ERR_FORMAT, "%s: missing or bad train.step", path);
     *step = v;
+    /* files from before adam_step was kept: the moments ran from step 0 */
+    *adam_step = !has_moments ? 0 : a >= 0 ? a : v;
+    if (!has_moments) ICSTR_WARN("%s has no AdamW moments (a snapshot): they restart from zero at step %ld", path, v);
     return ICSTR_OK;
 }
 

@@ -59,9 +59,12 @@ int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, 
                                  char *labels, int label_cap);
 
 /* Checkpoints (train_checkpoint.c): out_dir/checkpoint.safetensors holds the weights, the AdamW
- * moments and the step; out_dir/model.safetensors the weights alone in half precision. */
-int icstr_train_checkpoint_save(icstr_model *m, const char *out_dir, long step);
-int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step);
+ * moments, the step and adam_step (steps since the moments started: AdamW's bias correction);
+ * out_dir/model.safetensors the weights alone in half precision, with the same two numbers.
+ * Loading a file without moments (a half-precision snapshot) starts the moments at zero and
+ * adam_step at 0, so the first updates are bias-corrected instead of a 3x jolt. */
+int icstr_train_checkpoint_save(icstr_model *m, const char *out_dir, long step, long adam_step);
+int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step, long *adam_step);
 /* Weights only (a model file or a checkpoint), for init_from. */
 int icstr_train_weights_load(icstr_model *m, const char *path);
 
