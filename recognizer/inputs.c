@@ -112,9 +112,11 @@ static int open_argument(icstr_inputs *in, const char *arg) {
         icstr_paths_sort(&in->files);
         return rc;
     }
+    /* a file with an image extension is one crop; any other file is a list (gt.txt style) or
+     * an LMDB's data.mdb, as icstr_dataset_open decides */
     const char *base = strrchr(arg, '/');
     base = base ? base + 1 : arg;
-    if (!strcmp(base, "gt.txt") || !strcmp(base, "data.mdb")) return icstr_dataset_open(arg, &in->ds);
+    if (!icstr_is_image_name(base)) return icstr_dataset_open(arg, &in->ds);
     return icstr_paths_add(&in->files, arg);
 }
 

@@ -8,8 +8,9 @@
 
 typedef struct icstr_inputs icstr_inputs;
 
-/* Takes the list of arguments (opened one at a time by icstr_inputs_next). Folders without
- * gt.txt contribute their image files (png, jpg, jpeg, bmp, gif, tga, pnm, ppm, pgm; sorted by
+/* Takes the list of arguments (opened one at a time by icstr_inputs_next). A file with an image
+ * extension is one crop; any other file is a list of `path<TAB>label` lines (gt.txt style) or an
+ * LMDB's data.mdb. Folders without gt.txt contribute their image files (png, jpg, jpeg, bmp, gif, tga, pnm, ppm, pgm; sorted by
  * name). An argument that does not exist or cannot be opened becomes one item with its error.
  * Errors: ICSTR_ERR_NOMEM. */
 int icstr_inputs_open(char **args, int n_args, icstr_inputs **out);
