@@ -187,13 +187,8 @@ static void bad_line(icstr_dataset *ds, const char *list, long lineno, long *cou
     if (ds->bad.total <= WARN_LINES) ICSTR_WARN("%s:%ld: %s; line skipped", list, lineno, why);
 }
 
-static int open_list(icstr_dataset *ds, const char *list) {
-    size_t n = 0;
-    int rc = read_file(list, LIST_MAX_BYTES, &ds->text, &n);
-    if (rc) return rc;
-    const char *slash = strrchr(list, '/');
-    ds->dir = slash ? strndup(list, (size_t)(slash - list) + (slash == list)) : strdup(".");
-    if (!ds->dir) return icstr_fail(ICSTR_ERR_NOMEM, "%s", list);
+/* Cuts ds->text (n bytes plus a NUL) into samples; list names the list in warnings. */
+static int parse_list(icstr_dataset *ds, const char *list, size_t n) {
     char *p = ds->text, *end = ds->text + n;
     if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
     size_t lines = 1;
@@ -235,6 +230,16 @@ static int open_list(icstr_dataset *ds, const char *list) {
     ds->count = count;
     ds->kind = ICSTR_DATASET_FOLDER;
     return ICSTR_OK;
+}
+
+static int open_list(icstr_dataset *ds, const char *list) {
+    size_t n = 0;
+    int rc = read_file(list, LIST_MAX_BYTES, &ds->text, &n);
+    if (rc) return rc;
+    const char *slash = strrchr(list, '/');
+    ds->dir = slash ? strndup(list, (size_t)(slash - list) + (slash == list)) : strdup(".");
+    if (!ds->dir) return icstr_fail(ICSTR_ERR_NOMEM, "%s", list);
+    return parse_list(ds, list, n);
 }
 
 static int get_folder(icstr_dataset *ds, long i, const unsigned char **bytes, size_t *len,
@@ -313,6 +318,31 @@ int icstr_dataset_open(const char *path, icstr_dataset **out) {
         }
     } else {
         rc = icstr_fail(ICSTR_ERR_ARG, "%s: neither a directory nor a regular file", path);
+    }
+    if (rc) {
+        icstr_dataset_close(ds);
+        return rc;
+    }
+    *out = ds;
+    return ICSTR_OK;
+}
+
+int icstr_dataset_open_list_memory(const void *text, size_t n, const char *name, const char *dir,
+                                   icstr_dataset **out) {
+    if (out) *out = NULL;
+    if (!out || (!text && n) || !name || !*name || !dir || !*dir)
+        return icstr_fail(ICSTR_ERR_ARG, "dataset open: NULL list, name or folder");
+    if ((uint64_t)n > LIST_MAX_BYTES)
+        return icstr_fail(ICSTR_ERR_LIMIT, "%s: %zu bytes is over the limit of %llu", name, n,
+                          (unsigned long long)LIST_MAX_BYTES);
+    icstr_dataset *ds = calloc(1, sizeof *ds);
+    int rc = ICSTR_OK;
+    if (!ds || !(ds->path = strdup(name)) || !(ds->dir = strdup(dir)) || !(ds->text = malloc(n + 1)))
+        rc = icstr_fail(ICSTR_ERR_NOMEM, "dataset open %s", name);
+    if (rc == ICSTR_OK) {
+        if (n) memcpy(ds->text, text, n);
+        ds->text[n] = 0;
+        rc = parse_list(ds, name, n);
     }
     if (rc) {
         icstr_dataset_close(ds);

@@ -74,6 +74,12 @@ enum { ICSTR_DATASET_LMDB = 1, ICSTR_DATASET_FOLDER = 2 };
  * ICSTR_ERR_IO, ICSTR_ERR_DB (mdb_strerror), ICSTR_ERR_FORMAT (num-samples missing or bad),
  * ICSTR_ERR_LIMIT (a list file over 1 GiB), ICSTR_ERR_NOMEM. */
 int icstr_dataset_open(const char *path, icstr_dataset **out);
+/* A gt.txt list held in memory (n bytes, copied; need not be NUL-terminated), parsed exactly as
+ * a list file; relative paths are taken from dir, name stands for the list in messages and is
+ * what icstr_dataset_path returns. For tests and fuzzing.
+ * Errors: ICSTR_ERR_ARG, ICSTR_ERR_LIMIT (over 1 GiB), ICSTR_ERR_NOMEM. */
+int icstr_dataset_open_list_memory(const void *text, size_t n, const char *name, const char *dir,
+                                   icstr_dataset **out);
 void icstr_dataset_close(icstr_dataset *ds);
 
 int icstr_dataset_kind(const icstr_dataset *ds);  /* ICSTR_DATASET_LMDB or _FOLDER */

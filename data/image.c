@@ -78,6 +78,24 @@ static int check_limits(const char *name, uint64_t w, uint64_t h, const icstr_im
     return ICSTR_OK;
 }
 
+/* stb's failure reason made readable. stb names an unknown PNG chunk by its four type bytes, so a
+ * file cut inside a chunk header gives "IDA" or even "" (a NUL in the type ends the string); a cut
+ * stream gives "outofdata"; and when a file with a known magic fails its header probe, stb tries
+ * the other formats and reports the last one's "unknown image type". */
+static const char *stb_reason(const void *bytes, size_t n, char *buf, size_t cap) {
+    const char *why = stbi_failure_reason(), *fmt = icstr_image_format_name(bytes, n);
+    if (!why) why = "";
+    int known = strcmp(fmt, "other") != 0;
+    if (strlen(why) < 4 || !strcmp(why, "outofdata"))
+        snprintf(buf, cap, "truncated or corrupt %s data%s%s%s", known ? fmt : "image", *why ? " (stb: " : "", why,
+                 *why ? ")" : "");
+    else if (known && !strcmp(why, "unknown image type"))
+        snprintf(buf, cap, "truncated or corrupt %s header", fmt);
+    else
+        snprintf(buf, cap, "%s", why);
+    return buf;
+}
+
 int icstr_image_info_memory(const void *bytes, size_t n, const char *name, int *w, int *h,
                             int *channels) {
     if (!bytes && n) return icstr_fail(ICSTR_ERR_ARG, "%s: NULL image bytes", label_of(name));
@@ -87,8 +105,8 @@ int icstr_image_info_memory(const void *bytes, size_t n, const char *name, int *
                           label_of(name), n);
     int iw = 0, ih = 0, ic = 0;
     if (!stbi_info_from_memory(bytes, (int)n, &iw, &ih, &ic)) {
-        const char *why = stbi_failure_reason();
-        why = why ? why : "unknown reason";
+        char buf[128];
+        const char *why = stb_reason(bytes, n, buf, sizeof buf);
         int rc = strstr(why, "too large") ? ICSTR_ERR_LIMIT : ICSTR_ERR_IMAGE;
         return icstr_fail(rc, "%s: cannot read the image header (%s)", label_of(name), why);
     }
@@ -194,9 +212,9 @@ int icstr_image_load_memory_ex(const void *bytes, size_t n, const char *name,
     int dw, dh, dc;
     unsigned char *pix = stbi_load_from_memory(bytes, (int)n, &dw, &dh, &dc, 0);
     if (!pix) {
-        const char *why = stbi_failure_reason();
+        char buf[128];
         return icstr_fail(ICSTR_ERR_IMAGE, "%s: cannot decode the image (%s)", label_of(name),
-                          why ? why : "unknown reason");
+                          stb_reason(bytes, n, buf, sizeof buf));
     }
     if (dw != w || dh != h || dc < 1 || dc > 4) {
         stbi_image_free(pix);

@@ -146,6 +146,9 @@ int icstr_image_to_input(const icstr_image *img, int H, int W, float *chw) {
         free(hwc);
         return rc;
     }
+    /* float weights summed over many taps can land a hair outside [0, 255] (a 3584-wide row of
+     * white gave 255.00009): clamp, so the input stays within the promised [-1, 1] */
+    for (size_t i = 0; i < plane * 3; i++) hwc[i] = hwc[i] < 0 ? 0 : hwc[i] > 255 ? 255 : hwc[i];
     for (size_t i = 0; i < plane; i++) {
         chw[i] = hwc[3 * i] / 127.5f - 1.0f;
         chw[plane + i] = hwc[3 * i + 1] / 127.5f - 1.0f;

@@ -53,9 +53,14 @@ int pool_find_duplicate(icstr_pool *p, MDB_txn *txn, const void *image, size_t l
 static int label_refused(const icstr_pool *p, const char *label, char *why, size_t cap) {
     if (!label || !*label) return snprintf(why, cap, "empty label"), ICSTR_ERR_ARG;
     size_t n = strlen(label);
-    if (n > ICSTR_POOL_LABEL_MAX || !icstr_utf8_valid(label, n))
-        return snprintf(why, cap, "label '%.60s' is not valid UTF-8 or over %d bytes", label, ICSTR_POOL_LABEL_MAX),
+    if (!icstr_utf8_valid(label, n)) return snprintf(why, cap, "label is not valid UTF-8"), ICSTR_ERR_RANGE;
+    if (n > ICSTR_POOL_LABEL_MAX) {
+        int cut = 40; /* show the start, cut on a character boundary */
+        while (cut > 0 && (label[cut] & 0xC0) == 0x80) cut--;
+        return snprintf(why, cap, "label '%.*s...' is %zu bytes long, over the limit of %d bytes", cut, label, n,
+                        ICSTR_POOL_LABEL_MAX),
                ICSTR_ERR_RANGE;
+    }
     if (p->model) {
         int tokens[4096], nt;
         const icstr_model_config *c = icstr_model_get_config(p->model);

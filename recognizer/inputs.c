@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +58,24 @@ void icstr_inputs_close(icstr_inputs *in) {
 static void read_file(icstr_inputs *in, const char *path, icstr_input_item *item) {
     snprintf(in->name, sizeof in->name, "%s", path);
     item->name = in->name;
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO with an image name must not hang the run; fstat then refuses it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        item->error = icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        item->error = icstr_fail(ICSTR_ERR_IO, "%s: %s, not an image file", path,
+                                 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+        close(fd);
+        return;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         item->error = icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
+        close(fd);
         return;
     }
     size_t len = 0;
@@ -95,6 +111,25 @@ static void read_file(icstr_inputs *in, const char *path, icstr_input_item *item
     item->len = len;
 }
 
+/* The scan takes regular files only; entries of the folder that have an image name but are not
+ * regular files (a broken symlink, a directory called x.png) become items too, so that read_file
+ * reports each by name instead of the run passing over them in silence. */
+static int add_odd_entries(icstr_inputs *in, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return ICSTR_OK; /* the scan has just read it; nothing to add */
+    int rc = ICSTR_OK;
+    struct dirent *e;
+    char path[4096];
+    while (rc == ICSTR_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || !icstr_is_image_name(e->d_name)) continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
+        struct stat st;
+        if (stat(path, &st) || !S_ISREG(st.st_mode)) rc = icstr_paths_add(&in->files, path);
+    }
+    closedir(d);
+    return rc;
+}
+
 static int open_argument(icstr_inputs *in, const char *arg) {
     if (!strcmp(arg, "-")) {
         in->reading_stdin = 1;
@@ -109,6 +144,7 @@ static int open_argument(icstr_inputs *in, const char *arg) {
         snprintf(probe, sizeof probe, "%s/gt.txt", arg);
         if (is_db || access(probe, F_OK) == 0) return icstr_dataset_open(arg, &in->ds);
         int rc = icstr_paths_scan(&in->files, arg, 0, icstr_is_image_name, 1 << 30);
+        if (rc == ICSTR_OK) rc = add_odd_entries(in, arg);
         icstr_paths_sort(&in->files);
         return rc;
     }

@@ -11,7 +11,8 @@ typedef struct icstr_inputs icstr_inputs;
 /* Takes the list of arguments (opened one at a time by icstr_inputs_next). A file with an image
  * extension is one crop; any other file is a list of `path<TAB>label` lines (gt.txt style) or an
  * LMDB's data.mdb. Folders without gt.txt contribute their image files (png, jpg, jpeg, bmp, gif, tga, pnm, ppm, pgm; sorted by
- * name). An argument that does not exist or cannot be opened becomes one item with its error.
+ * name); an entry with such a name that is not a readable regular file (a broken symlink, a
+ * directory, a FIFO) is an item with its error, never skipped in silence. An argument that does not exist or cannot be opened becomes one item with its error.
  * Errors: ICSTR_ERR_NOMEM. */
 int icstr_inputs_open(char **args, int n_args, icstr_inputs **out);
 void icstr_inputs_close(icstr_inputs *in);

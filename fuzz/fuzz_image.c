@@ -1,0 +1,34 @@
+/* libFuzzer target: the image loader (stb_image behind our header checks, the 16-bit PNM
+ * decoder, alpha compositing) with small limits, then the model's resize of what it decoded. */
+#include "icstr_core.h"
+#include "icstr_data.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    icstr_log_set_level(ICSTR_LOG_ERROR);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    /* small enough that a hostile header cannot make the fuzzer spend its time in memset */
+    icstr_image_limits lim = {.max_pixels = 1 << 20, .max_side = 4096, .max_file_bytes = 1 << 20};
+    int w, h, c;
+    (void)icstr_image_info_memory(data, size, "fuzz", &w, &h, &c);
+    (void)icstr_image_format_name(data, size);
+    icstr_image img;
+    if (icstr_image_load_memory_ex(data, size, "fuzz", &lim, &img) == ICSTR_OK) {
+        if (img.w < 1 || img.h < 1 || !img.rgb || (int64_t)img.w * img.h > lim.max_pixels) abort();
+        static float chw[3 * 32 * 128];
+        if (icstr_image_to_input(&img, 32, 128, chw)) abort();
+        for (size_t i = 0; i < sizeof chw / sizeof *chw; i++)
+            if (!(chw[i] >= -1.0f && chw[i] <= 1.0f)) abort();
+        icstr_image_free(&img);
+    }
+    return 0;
+}
