@@ -4,6 +4,7 @@
  * and export read back with icstr_dataset. Runs the icstr binary of the build directory
  * ($ICSTR_BUILD_DIR, set by ctest; else next to this test's directory). */
 #include "check.h"
+#include "tiny_pool_model.h"
 #include "icstr_data.h"
 #include "model_io.h"
 
@@ -55,19 +56,8 @@ static int lines(const char *s) {
     return n;
 }
 
-static const char *CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
-
 static void save_model(uint64_t seed, const char *name) {
-    icstr_model_config c = icstr_model_default_config();
-    c.img_h = 8, c.img_w = 32, c.stem = 0, c.patch_h = 4, c.patch_w = 4;
-    c.enc_dim = 16, c.enc_layers = 1, c.enc_heads = 2, c.enc_mlp = 32;
-    c.latents = 4, c.resampler_layers = 1;
-    c.dec_dim = 16, c.dec_layers = 1, c.dec_heads = 2, c.dec_mlp = 32;
-    c.max_label = 8, c.max_prompts = 3;
-    snprintf(c.charset, sizeof c.charset, "%s", CHARS);
-    icstr_model *m = NULL;
-    if (icstr_model_create(&c, 0, &m)) exit(1);
-    icstr_model_init_weights(m, seed);
+    icstr_model *m = tiny_pool_model(seed);
     char p[300];
     snprintf(p, sizeof p, "%s/%s", tmp, name);
     if (icstr_model_save(m, p, ICSTR_ST_F32, NULL, NULL, 0)) exit(1);

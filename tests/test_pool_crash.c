@@ -9,6 +9,7 @@
  *    starts at 64 KiB, so both grow it while the other writes: nothing is lost or doubled.
  * Seeds are fixed; set ICSTR_TEST_SEED to vary the kill moments. */
 #include "check.h"
+#include "tiny_pool_model.h"
 #include "icstr_data.h"
 #include "icstr_pool.h"
 
@@ -26,21 +27,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-static const char *CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+static const char *CHARS = TINY_POOL_CHARS;
 
-static icstr_model *tiny_model(uint64_t seed) {
-    icstr_model_config c = icstr_model_default_config();
-    c.img_h = 8, c.img_w = 32, c.stem = 0, c.patch_h = 4, c.patch_w = 4;
-    c.enc_dim = 16, c.enc_layers = 1, c.enc_heads = 2, c.enc_mlp = 32;
-    c.latents = 4, c.resampler_layers = 1;
-    c.dec_dim = 16, c.dec_layers = 1, c.dec_heads = 2, c.dec_mlp = 32;
-    c.max_label = 8, c.max_prompts = 3;
-    snprintf(c.charset, sizeof c.charset, "%s", CHARS);
-    icstr_model *m = NULL;
-    if (icstr_model_create(&c, 0, &m)) exit(1);
-    icstr_model_init_weights(m, seed);
-    return m;
-}
 
 /* crop i: label = i in base 36 (3 characters), a PNG that depends on i only */
 static void label_of(long i, char out[4]) {
@@ -310,7 +298,7 @@ int main(void) {
     if (!mkdtemp(tmp)) return 1;
     icstr_rng g;
     icstr_rng_seed(&g, test_seed());
-    icstr_model *m = tiny_model(1);
+    icstr_model *m = tiny_pool_model(1);
     double t0 = icstr_now_seconds();
     test_kill_add(m, &g);
     test_kill_encoded(&g);
