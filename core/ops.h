@@ -38,6 +38,15 @@ int icstr_ops_get_bf16(void);
  * or "emulated" (operands rounded to bf16, then fp32 sgemm: same numbers, no speed-up). */
 const char *icstr_ops_bf16_path(void);
 int icstr_ops_error(void);
+/* Frozen weights: the caller promises that the n floats at base do not change until
+ * icstr_ops_thaw(base) (a model loaded for recognition, not one being trained). bf16 products
+ * whose right operand (a weight matrix) lies inside then convert and pack it once, on first
+ * use, and keep that copy (half the operand's bytes) instead of redoing it at every call: with
+ * one or a few crops at a time that conversion was most of the time. Numbers are unchanged.
+ * At most 16 ranges at once (ICSTR_ERR_LIMIT). Thaw before the floats change or are freed;
+ * neither call may run while ops on the range do. */
+int icstr_ops_freeze(const float *base, size_t n);
+void icstr_ops_thaw(const float *base);
 /* Frees the calling thread's scratch buffers (they are otherwise kept until the thread ends). */
 void icstr_ops_free_scratch(void);
 

@@ -9,9 +9,7 @@
 #include "icstr_core.h"
 #include "ops_internal.h"
 
-int icstr_gemm_avx512bf16_available(void);
-int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                          const float *B, int ldb, float beta, float *C, int ldc);
+#include "ops_gemm_avx512bf16.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #include <immintrin.h>
@@ -143,24 +141,24 @@ TARGET static void pack_b(uint32_t *dst, const float *B, size_t rs, size_t cs, i
  * a[r*ars + p*aps]. Then C tile (mr <= MR rows, columns masked by m0/m1) = acc on the first K
  * block (+ beta * C unless beta == 0, in which case C is not read), or C += acc on later ones. */
 TARGET static inline __attribute__((always_inline)) void
-kernel_body(int kp, const uint32_t *a, size_t ars, size_t aps, const uint32_t *b, float *c, int ldc,
-            int mr, __mmask16 m0, __mmask16 m1, int first, float beta) {
+kernel_body(const int R, int kp, const uint32_t *a, size_t ars, size_t aps, const uint32_t *b, float *c,
+            int ldc, int mr, __mmask16 m0, __mmask16 m1, int first, float beta) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int p = 0; p < kp; p++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + (size_t)p * NR));
         __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + (size_t)p * NR + 16));
         const uint32_t *ap = a + (size_t)p * aps;
 #pragma GCC unroll 12
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             __m512bh av = (__m512bh)_mm512_set1_epi32((int)ap[r * ars]);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
         }
     }
     __m512 vb = _mm512_set1_ps(beta);
-    for (int r = 0; r < mr; r++) {
+    for (int r = 0; r < R && r < mr; r++) {
         float *cr = c + (size_t)r * ldc;
         __m512 x0 = acc[r][0], x1 = acc[r][1];
         if (!first) {
@@ -175,44 +173,98 @@ kernel_body(int kp, const uint32_t *a, size_t ars, size_t aps, const uint32_t *b
     }
 }
 
-/* the two A layouts, each with its strides known to the compiler where they are constant */
-TARGET static void kernel_pair_major(int kp, const uint32_t *a, const uint32_t *b, float *c, int ldc,
-                                     int mr, __mmask16 m0, __mmask16 m1, int first, float beta) {
-    kernel_body(kp, a, 1, MR, b, c, ldc, mr, m0, m1, first, beta);
+/* The two A layouts, each with its strides known to the compiler where they are constant, and
+ * each for tiles of 12, 4 and 1 rows: a panel of few rows (the decoder's one-token steps) runs a
+ * tile no taller than it needs instead of multiplying padding rows. */
+#define KERNELS(R)                                                                                 \
+    TARGET static void kernel_pair_major_##R(int kp, const uint32_t *a, const uint32_t *b, float *c, \
+                                             int ldc, int mr, __mmask16 m0, __mmask16 m1, int first,  \
+                                             float beta) {                                            \
+        kernel_body(R, kp, a, 1, MR, b, c, ldc, mr, m0, m1, first, beta);                           \
+    }                                                                                                \
+    TARGET static void kernel_row_major_##R(int kp, const uint32_t *a, const uint32_t *b, float *c,  \
+                                            int ldc, int mr, __mmask16 m0, __mmask16 m1, int first,   \
+                                            float beta) {                                             \
+        kernel_body(R, kp, a, (size_t)kp, 1, b, c, ldc, mr, m0, m1, first, beta);                   \
+    }
+KERNELS(12)
+KERNELS(4)
+KERNELS(1)
+
+typedef void (*kernel_fn)(int, const uint32_t *, const uint32_t *, float *, int, int, __mmask16,
+                          __mmask16, int, float);
+
+static kernel_fn pick_kernel(int mr, int row_major) {
+    if (mr <= 1) return row_major ? kernel_row_major_1 : kernel_pair_major_1;
+    if (mr <= 4) return row_major ? kernel_row_major_4 : kernel_pair_major_4;
+    return row_major ? kernel_row_major_12 : kernel_pair_major_12;
 }
-TARGET static void kernel_row_major(int kp, const uint32_t *a, const uint32_t *b, float *c, int ldc,
-                                    int mr, __mmask16 m0, __mmask16 m1, int first, float beta) {
-    kernel_body(kp, a, (size_t)kp, 1, b, c, ldc, mr, m0, m1, first, beta);
+
+/* Packs all of op(B) (K,N) block by block, in the order gemm_rows walks them (N blocks outer,
+ * K blocks inner): the layout icstr_gemm_avx512bf16_pack_b writes and bpacked arguments read. */
+TARGET static void pack_b_all(uint32_t *dst, size_t brs, size_t bcs, int N, int K, const float *B) {
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC, npanels = (nc + NR - 1) / NR;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
+            for (int q = 0; q < npanels; q++, dst += (size_t)NR * kp)
+                pack_b(dst, B, brs, bcs, jc + q * NR, N, pc, kc);
+        }
+    }
+}
+
+size_t icstr_gemm_avx512bf16_packed_words(int K, int N) {
+    size_t words = 0;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC, npanels = (nc + NR - 1) / NR;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            words += (size_t)npanels * NR * ((kc + 1) / 2);
+        }
+    }
+    return words;
+}
+
+TARGET void icstr_gemm_avx512bf16_pack_b(uint32_t *dst, int tb, int K, int N, const float *B, int ldb) {
+    pack_b_all(dst, tb ? 1 : (size_t)ldb, tb ? (size_t)ldb : 1, N, K, B);
 }
 
 /* One thread's share: row panels [q0, q1) of C, every column, every K block, with its own
- * packing buffers (thread-local scratch), so threads never wait for each other. */
+ * packing buffers (thread-local scratch), so threads never wait for each other. With bpacked
+ * (all of op(B) packed ahead by icstr_gemm_avx512bf16_pack_b) B is read from there instead. */
 TARGET static int gemm_rows(int q0, int q1, size_t ars, size_t acs, size_t brs, size_t bcs, int M,
-                            int N, int K, const float *A, const float *B, float beta, float *C,
-                            int ldc) {
+                            int N, int K, const float *A, const float *B, const uint32_t *bpacked,
+                            float beta, float *C, int ldc) {
     int kcmax = K < KC ? K : KC, kpmax = (kcmax + 1) / 2;
     int ncmax = N < NC ? N : NC, npmax = (ncmax + NR - 1) / NR;
     uint32_t *apack = icstr_ops_scratch(OPS_SCRATCH_BF16_A, (size_t)MR * kpmax * 4);
-    uint32_t *bpack = apack ? icstr_ops_scratch(OPS_SCRATCH_BF16_B, (size_t)npmax * NR * kpmax * 4) : NULL;
-    if (!apack || !bpack) return -1;
+    uint32_t *bpack = NULL;
+    if (apack && !bpacked) bpack = icstr_ops_scratch(OPS_SCRATCH_BF16_B, (size_t)npmax * NR * kpmax * 4);
+    if (!apack || (!bpacked && !bpack)) return -1;
+    const uint32_t *bnext = bpacked;
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC, npanels = (nc + NR - 1) / NR;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2, first = pc == 0;
-            for (int q = 0; q < npanels; q++)
-                pack_b(bpack + (size_t)q * NR * kp, B, brs, bcs, jc + q * NR, N, pc, kc);
+            const uint32_t *bblock = bnext;
+            if (bpacked) {
+                bnext += (size_t)npanels * NR * kp;
+            } else {
+                for (int q = 0; q < npanels; q++)
+                    pack_b(bpack + (size_t)q * NR * kp, B, brs, bcs, jc + q * NR, N, pc, kc);
+                bblock = bpack;
+            }
             for (int ip = q0; ip < q1; ip++) {
                 /* the A panel stays in L1 while the B panels stream from L2 */
                 int i0 = ip * MR, mr = M - i0 < MR ? M - i0 : MR;
                 int row_major = pack_a(apack, A, ars, acs, i0, M, pc, kc);
+                kernel_fn kernel = pick_kernel(mr, row_major);
                 for (int jp = 0; jp < npanels; jp++) {
                     int j0 = jp * NR, nr = nc - j0 < NR ? nc - j0 : NR;
                     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
                     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
                     float *c = C + (size_t)i0 * ldc + jc + j0;
-                    const uint32_t *bp = bpack + (size_t)jp * NR * kp;
-                    if (row_major) kernel_row_major(kp, apack, bp, c, ldc, mr, m0, m1, first, beta);
-                    else kernel_pair_major(kp, apack, bp, c, ldc, mr, m0, m1, first, beta);
+                    kernel(kp, apack, bblock + (size_t)jp * NR * kp, c, ldc, mr, m0, m1, first, beta);
                 }
             }
         }
@@ -221,7 +273,8 @@ TARGET static int gemm_rows(int q0, int q1, size_t ars, size_t acs, size_t brs, 
 }
 
 TARGET int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                                 const float *B, int ldb, float beta, float *C, int ldc) {
+                                 const float *B, int ldb, const uint32_t *bpacked, float beta, float *C,
+                                 int ldc) {
     /* strides of op(A)(i,k) and op(B)(k,j) */
     size_t ars = ta ? 1 : (size_t)lda, acs = ta ? (size_t)lda : 1;
     size_t brs = tb ? 1 : (size_t)ldb, bcs = tb ? (size_t)ldb : 1;
@@ -237,7 +290,7 @@ TARGET int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const floa
         nt = omp_get_num_threads(), t = omp_get_thread_num();
 #endif
         int q0 = (int)((long)mpanels * t / nt), q1 = (int)((long)mpanels * (t + 1) / nt);
-        if (q1 > q0) failed |= gemm_rows(q0, q1, ars, acs, brs, bcs, M, N, K, A, B, beta, C, ldc) != 0;
+        if (q1 > q0) failed |= gemm_rows(q0, q1, ars, acs, brs, bcs, M, N, K, A, B, bpacked, beta, C, ldc) != 0;
     }
     /* on a scratch failure the caller redoes the whole product with fp32 (beta still applies:
      * only panels that were never written can have failed, as a thread fails before writing) */
@@ -249,10 +302,20 @@ TARGET int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const floa
 int icstr_gemm_avx512bf16_available(void) { return 0; }
 
 int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                          const float *B, int ldb, float beta, float *C, int ldc) {
+                          const float *B, int ldb, const uint32_t *bpacked, float beta, float *C,
+                          int ldc) {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb;
-    (void)beta, (void)C, (void)ldc;
+    (void)bpacked, (void)beta, (void)C, (void)ldc;
     return -1;
+}
+
+size_t icstr_gemm_avx512bf16_packed_words(int K, int N) {
+    (void)K, (void)N;
+    return 0;
+}
+
+void icstr_gemm_avx512bf16_pack_b(uint32_t *dst, int tb, int K, int N, const float *B, int ldb) {
+    (void)dst, (void)tb, (void)K, (void)N, (void)B, (void)ldb;
 }
 
 #endif

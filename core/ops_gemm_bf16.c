@@ -5,6 +5,7 @@
  * gives the same numbers without the speed. */
 #include "icstr_core.h"
 #include "ops_internal.h"
+#include "ops_gemm_avx512bf16.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -13,11 +14,6 @@ typedef void (*sbgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRA
                           blasint, blasint, float, const uint16_t *, blasint, const uint16_t *,
                           blasint, float, float *, blasint);
 
-/* ops_gemm_avx512bf16.c: 1 when this CPU can run the kernel; the kernel returns 0 when done,
- * nonzero when it could not get its packing scratch. */
-int icstr_gemm_avx512bf16_available(void);
-int icstr_gemm_avx512bf16(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                          const float *B, int ldb, float beta, float *C, int ldc);
 
 enum { PATH_EMULATED, PATH_OPENBLAS, PATH_KERNEL };
 static int path;
@@ -65,10 +61,12 @@ void icstr_ops_gemm(int bf16, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, 
     if (M <= 0 || N <= 0) return;
     if (bf16 && K > 0) {
         pthread_once(&path_once, pick_path);
-        if (path == PATH_KERNEL &&
-            !icstr_gemm_avx512bf16(ta == CblasTrans, tb == CblasTrans, M, N, K, A, lda, B, ldb, beta,
-                                   C, ldc))
-            return;
+        if (path == PATH_KERNEL) {
+            int t = tb == CblasTrans;
+            const uint32_t *packed = icstr_ops_frozen_packed(t, K, N, B, ldb);
+            if (!icstr_gemm_avx512bf16(ta == CblasTrans, t, M, N, K, A, lda, B, ldb, packed, beta, C, ldc))
+                return;
+        }
         /* the stored shapes of op(A) (M,K) and op(B) (K,N) */
         int ar = ta == CblasTrans ? K : M, ac = ta == CblasTrans ? M : K;
         int br = tb == CblasTrans ? N : K, bc = tb == CblasTrans ? K : N;

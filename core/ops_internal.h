@@ -64,4 +64,8 @@ void icstr_ops_gemm(int bf16, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, 
                     int K, const float *A, int lda, const float *B, int ldb, float beta, float *C,
                     int ldc);
 
+/* ops_gemm_frozen.c: op(B) (K,N) packed for the AVX512_BF16 kernel when B lies inside a range
+ * given to icstr_ops_freeze (packed on first use, kept until thawed); NULL otherwise. */
+const uint32_t *icstr_ops_frozen_packed(int tb, int K, int N, const float *B, int ldb);
+
 #endif

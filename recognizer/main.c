@@ -33,6 +33,23 @@ static void print_usage(FILE *f) {
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-12s %s\n", "version", "print the version");
+    fprintf(f, "\nenvironment:\n"
+               "  ICSTR_MODEL      model file used when --model is not given\n"
+               "  ICSTR_PRECISION  matrix products when reading crops: auto (default: bf16 where the\n"
+               "                   CPU has AVX512_BF16, as in training, else fp32), bf16 or fp32\n"
+               "                   (exact float; slower). icstr train follows its config's bf16 key.\n");
+}
+
+/* ICSTR_PRECISION: 0 ok, -1 not a known value */
+static int apply_precision(void) {
+    const char *p = getenv("ICSTR_PRECISION");
+    if (!p || !*p || !strcmp(p, "auto")) {
+        icstr_ops_set_bf16(!strcmp(icstr_ops_bf16_path(), "avx512bf16"));
+        return 0;
+    }
+    if (strcmp(p, "bf16") && strcmp(p, "fp32")) return -1;
+    icstr_ops_set_bf16(!strcmp(p, "bf16"));
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -41,6 +58,10 @@ int main(int argc, char **argv) {
     setenv("OMP_WAIT_POLICY", "passive", 0);
     if (argc < 2) {
         print_usage(stderr);
+        return 2;
+    }
+    if (apply_precision()) {
+        fprintf(stderr, "icstr: ICSTR_PRECISION must be auto, bf16 or fp32, not '%s'\n", getenv("ICSTR_PRECISION"));
         return 2;
     }
     const char *name = argv[1];

@@ -73,6 +73,12 @@ typedef struct icstr_model icstr_model;
  * that do not fit together (e.g. dim % heads; the detail names the field), ICSTR_ERR_NOMEM. */
 int icstr_model_create(const icstr_model_config *cfg, int with_train, icstr_model **out);
 void icstr_model_free(icstr_model *m);
+/* A promise that the weights will not change again (until icstr_model_free): bf16 products then
+ * keep each weight matrix packed after its first use (icstr_ops_freeze), which makes recognising
+ * a crop at a time several times cheaper. icstr_model_load does it for models loaded without
+ * training state. Calling it twice is harmless; if it cannot (too many frozen models) nothing
+ * changes but speed. */
+void icstr_model_freeze(icstr_model *m);
 /* Fresh initialisation from a seed (2-D sin-cos positions, scaled normal weights). */
 void icstr_model_init_weights(icstr_model *m, uint64_t seed);
 icstr_slab *icstr_model_slab(icstr_model *m);

@@ -296,6 +296,10 @@ static int declare_all(icstr_model *m) {
 }
 
 int icstr_model_create(const icstr_model_config *cfg, int with_train, icstr_model **out) {
+    return icstr_model_create_(cfg, with_train, 1, out);
+}
+
+int icstr_model_create_(const icstr_model_config *cfg, int with_train, int init, icstr_model **out) {
     *out = NULL;
     if (!cfg) return icstr_fail(ICSTR_ERR_ARG, "model: no config");
     icstr_model *m = calloc(1, sizeof *m);
@@ -316,7 +320,7 @@ int icstr_model_create(const icstr_model_config *cfg, int with_train, icstr_mode
     if ((rc = declare_all(m))) goto fail;
     if ((rc = icstr_slab_alloc(&m->slab, with_train))) goto fail;
     m->with_train = with_train;
-    icstr_model_init_weights(m, 0);
+    if (init) icstr_model_init_weights(m, 0);
     *out = m;
     return ICSTR_OK;
 fail:
@@ -324,8 +328,13 @@ fail:
     return rc;
 }
 
+void icstr_model_freeze(icstr_model *m) {
+    if (m && !m->frozen && icstr_ops_freeze(m->slab.data, m->slab.total) == ICSTR_OK) m->frozen = 1;
+}
+
 void icstr_model_free(icstr_model *m) {
     if (!m) return;
+    if (m->frozen) icstr_ops_thaw(m->slab.data);
     icstr_slab_free(&m->slab);
     icstr_arena_free(&m->act);
     icstr_arena_free(&m->dec_ws);

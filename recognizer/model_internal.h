@@ -87,6 +87,7 @@ struct icstr_model {
 
     icstr_slab slab;
     int with_train;
+    int frozen; /* weights frozen for bf16 products (icstr_ops_freeze), loaded for recognition */
 
     /* parameter offsets */
     size_t conv1_w, conv1_b, conv2_w, conv2_b;  /* (c1, 3*9), (c2, c1*9) */
@@ -226,5 +227,10 @@ int icstr_model_decode_beam_(icstr_model *m, const float *latents, int n,
  * hold B*T*V floats for the T of icstr_model_dec_shape_, *T_out receives T. */
 int icstr_model_decoder_logits_(icstr_model *m, const dec_chunk *chunks, const int *seq_start,
                                 int B, float *logits, int *T_out);
+
+/* icstr_model_create, with the random initialisation skipped when init is 0 (the weights are
+ * then undefined: for a loader that overwrites every one of them; initialising was most of the
+ * time of loading a model). */
+int icstr_model_create_(const icstr_model_config *cfg, int with_train, int init, icstr_model **out);
 
 #endif

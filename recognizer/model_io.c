@@ -1,6 +1,7 @@
 /* Model files: weights plus the config as metadata (config.c's table does the conversion). */
 #include "model_io.h"
 #include "config.h"
+#include "model_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ int icstr_model_load(const char *path, int with_train, icstr_model **out) {
         return icstr_fail_context(rc, "%s", path);
     }
     icstr_model *m = NULL;
-    if ((rc = icstr_model_create(&mc, with_train, &m))) {
+    if ((rc = icstr_model_create_(&mc, with_train, 0, &m))) {
         icstr_st_close(f);
         return icstr_fail_context(rc, "%s", path);
     }
@@ -64,6 +65,8 @@ int icstr_model_load(const char *path, int with_train, icstr_model **out) {
         icstr_model_free(m);
         return rc;
     }
+    /* loaded for recognition: the weights will not change, so bf16 products may keep them packed */
+    if (!with_train) icstr_model_freeze(m);
     *out = m;
     return ICSTR_OK;
 }

@@ -492,6 +492,35 @@ static void test_bf16_threads(void) {
     free(x), free(w), free(dy);
 }
 
+/* Frozen weights (icstr_ops_freeze): the packed copy gives the same bits as packing at every
+ * call, for tiles of every height (the 1- and 4-row kernels too), and thawing drops the copy, so
+ * changed weights are seen. The weight sits inside a larger frozen buffer, as in a model. */
+static void test_bf16_frozen(int N, int C, int OC) {
+    size_t nw = (size_t)OC * C, no = (size_t)N * OC, pad = 37;
+    float *x = randf((size_t)N * C, -1, 1), *buf = randf(nw + 2 * pad, -1, 1), *w = buf + pad;
+    float *b = randf(OC, -1, 1), *y32 = zerof(no), *plain = zerof(no), *frozen = zerof(no), *again = zerof(no);
+    icstr_linear_forward(y32, x, w, b, N, C, OC);
+    icstr_ops_set_bf16(1);
+    icstr_linear_forward(plain, x, w, b, N, C, OC);
+    CHECK(icstr_ops_freeze(buf, nw + 2 * pad) == ICSTR_OK);
+    icstr_linear_forward(frozen, x, w, b, N, C, OC); /* packs */
+    icstr_linear_forward(again, x, w, b, N, C, OC);  /* reuses */
+    CHECK_MSG(!memcmp(plain, frozen, no * sizeof *plain) && !memcmp(plain, again, no * sizeof *plain),
+              "frozen bf16 linear %dx%dx%d differs from the per-call packing", N, C, OC);
+    char name[64];
+    snprintf(name, sizeof name, "bf16 frozen fwd %dx%dx%d", N, C, OC);
+    check_bf16_product(name, frozen, y32, x, w, b, NULL, N, OC, C);
+    icstr_ops_thaw(buf);
+    for (size_t i = 0; i < nw; i++) w[i] = -w[i];
+    icstr_linear_forward(again, x, w, b, N, C, OC);
+    icstr_ops_set_bf16(0);
+    int negated = 1; /* y = x.(-w) + b: the bias cancels in y + y' = 2b */
+    for (size_t i = 0; i < no && negated; i++)
+        negated = fabsf(again[i] + plain[i] - 2 * b[i % OC]) <= 1e-4f * (1 + fabsf(plain[i]));
+    CHECK_MSG(negated, "after thaw %dx%dx%d: stale packed weights used", N, C, OC);
+    free(x), free(buf), free(b), free(y32), free(plain), free(frozen), free(again);
+}
+
 int main(void) {
     icstr_rng_seed(&rng, 2024);
     fprintf(stderr, "gradient checks: pass when |a - n| <= %g * max(|a|,|n|) + %g for every element\n", RTOL, ATOL);
@@ -514,5 +543,8 @@ int main(void) {
     test_bf16(3, 5, 7);
     test_bf16(301, 97, 1601); /* several K blocks with an odd tail, N past one block, ragged tiles */
     test_bf16_threads();
+    for (int rows = 1; rows <= 13; rows += 3) test_bf16_frozen(rows, 192, 576); /* 1, 4, 7, 10, 13 */
+    test_bf16_frozen(2, 301, 1601); /* K blocks with an odd tail, two N blocks, ragged tiles */
+    test_bf16_frozen(37, 5, 33);
     return check_finish("test_ops_grad");
 }
