@@ -46,13 +46,14 @@ void icstr_layernorm_backward(float *dinp, float *dw, float *db, const float *do
             float *dx = dinp + (size_t)n * C;
             float m = mean[n], r = rstd[n];
             /* dx = r * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w */
-            double sg = 0.0, sgx = 0.0;
+            float sg = 0.0f, sgx = 0.0f; /* float lanes, as forward: one row's C terms */
+#pragma omp simd reduction(+ : sg, sgx)
             for (int i = 0; i < C; i++) {
                 float g = dy[i] * (w ? w[i] : 1.0f);
                 sg += g;
-                sgx += (double)g * ((x[i] - m) * r);
+                sgx += g * ((x[i] - m) * r);
             }
-            float mg = (float)(sg / C), mgx = (float)(sgx / C);
+            float mg = sg / C, mgx = sgx / C;
             for (int i = 0; i < C; i++) {
                 float g = dy[i] * (w ? w[i] : 1.0f), xh = (x[i] - m) * r;
                 dx[i] += r * (g - mg - xh * mgx);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ICSTR_VERSION "0.1.0"
 
@@ -54,8 +55,13 @@ static int apply_precision(void) {
 
 int main(int argc, char **argv) {
     /* OpenMP threads that spin after a parallel region compete with OpenBLAS's own threads on
-     * few cores (a 2-thread training step took 1.1 s instead of 0.54 s); let them sleep. */
-    setenv("OMP_WAIT_POLICY", "passive", 0);
+     * few cores: on 2 cores a training step ran at 56-59 crops/s spinning, 71 passive (bench
+     * bench_model). libgomp reads the variable when it loads, before main, so setting it here
+     * is too late: when it is unset, set it and run the program again (once; on failure, go on). */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
     if (argc < 2) {
         print_usage(stderr);
         return 2;
