@@ -45,7 +45,9 @@ static const char *usage =
     "  --name NAME   system name (default icstr)\n"
     "  --no-sgemm    skip the sgemm peak measurement (efficiency not reported)\n"
     "\n"
-    "Other work on the machine slows every number down: the load average is reported with them.\n";
+    "Other work on the machine slows every number down: the load average is reported with them.\n"
+    "The matrix products are bf16 where the CPU has AVX512_BF16, else fp32; ICSTR_PRECISION=fp32\n"
+    "or bf16 chooses (icstr --help).\n";
 
 typedef struct {
     double load_ms, ms_median, ms_p95, ms_mean, crops_per_s, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all;
@@ -211,6 +213,12 @@ out:
     return rc;
 }
 
+/* the matrix products recognition ran with (ICSTR_PRECISION, see icstr --help) */
+static const char *precision(void) {
+    if (!icstr_ops_get_bf16()) return "fp32";
+    return !strcmp(icstr_ops_bf16_path(), "emulated") ? "bf16 (emulated)" : "bf16";
+}
+
 static int write_outputs(const char *out_dir, const char *name, const char *model_path, const char *data,
                          const speed_result *r) {
     char path[4200];
@@ -225,9 +233,9 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
             ", \"crops\": %ld, \"load_ms\": %.3f, \"ms_median_1t\": %.4f, \"ms_p95_1t\": %.4f, "
             "\"ms_mean_1t\": %.4f, \"crops_per_s\": %.2f, \"threads\": %d, \"batch\": %d, "
             "\"peak_rss_mib\": %.1f, \"gflop_per_crop\": %.5f, \"sgemm_gflops_1t\": %.2f, "
-            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f}\n",
+            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f, \"precision\": \"%s\"}\n",
             r->crops, r->load_ms, r->ms_median, r->ms_p95, r->ms_mean, r->crops_per_s, r->threads, r->batch,
-            r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg);
+            r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg, precision());
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
     if (!(f = fopen(path, "w"))) return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
@@ -296,6 +304,7 @@ int icstr_bench_speed(int argc, char **argv) {
     }
     printf("model             %s\n", model_path);
     printf("crops             %ld from %s\n", r.crops, data);
+    printf("precision         %s matrix products (ICSTR_PRECISION)\n", precision());
     printf("load              %.1f ms\n", r.load_ms);
     printf("latency, 1 thread %.3f ms median, %.3f ms p95, %.3f ms mean per crop\n", r.ms_median, r.ms_p95,
            r.ms_mean);
