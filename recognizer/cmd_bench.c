@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "cmd_bench.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,6 @@ static const char *usage =
     "\n"
     "Every command writes into --out DIR (default " ICSTR_BENCH_DEFAULT_OUT "): results-SYSTEM.csv,\n"
     "speed-SYSTEM.{csv,json}, predictions and sheets; `icstr bench report DIR` gathers them.\n";
-
-int icstr_bench_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "icstr bench %s: %s wants an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, s);
-        return 2;
-    }
-    *out = v;
-    return 0;
-}
 
 int icstr_cmd_bench(int argc, char **argv) {
     if (argc < 2) {

@@ -9,9 +9,6 @@ int icstr_bench_speed(int argc, char **argv);
 int icstr_bench_peers(int argc, char **argv);
 int icstr_bench_report(int argc, char **argv);
 
-/* Parses an integer option value in [lo, hi]; prints the complaint and returns 2 when it is not. */
-int icstr_bench_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);
-
 #define ICSTR_BENCH_DEFAULT_OUT "bench-results"
 
 #endif

@@ -2,6 +2,7 @@
  * overall, under the standard and the cased protocol, through the same loop and scorer as
  * `icstr eval`; per-crop predictions and a contact sheet of misreads per set. */
 #include "bench_util.h"
+#include "cli_args.h"
 #include "cmd_bench.h"
 #include "eval_loop.h"
 #include "icstr_core.h"
@@ -306,15 +307,15 @@ int icstr_bench_accuracy(int argc, char **argv) {
         } else if (!strcmp(a, "--predictions-in") && more) {
             pred_in = argv[++i];
         } else if (!strcmp(a, "--errors-max") && more) {
-            bad = icstr_bench_parse_long("accuracy", a, argv[++i], 1, 4096, &errors_max);
+            bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 4096, &errors_max);
         } else if (!strcmp(a, "--beam") && more) {
-            bad = icstr_bench_parse_long("accuracy", a, argv[++i], 1, 64, &beam);
+            bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 64, &beam);
         } else if (!strcmp(a, "--batch") && more) {
-            bad = icstr_bench_parse_long("accuracy", a, argv[++i], 1, 4096, &batch);
+            bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 4096, &batch);
         } else if (!strcmp(a, "--threads") && more) {
-            bad = icstr_bench_parse_long("accuracy", a, argv[++i], 0, 1024, &threads);
+            bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 0, 1024, &threads);
         } else if (!strcmp(a, "--limit") && more) {
-            bad = icstr_bench_parse_long("accuracy", a, argv[++i], 1, 1L << 40, &limit);
+            bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 1L << 40, &limit);
         } else {
             fprintf(stderr, "icstr bench accuracy: unexpected argument '%s'\n\n%s", a, usage);
             bad = 1;

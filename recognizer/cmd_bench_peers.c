@@ -7,6 +7,7 @@
  * #version); bench/peer_tesseract.c and bench/peer_ppocr.js are two. The peers run one after the
  * other with OMP_NUM_THREADS, OMP_THREAD_LIMIT and OPENBLAS_NUM_THREADS set to 1. */
 #include "bench_util.h"
+#include "cli_args.h"
 #include "cmd_bench.h"
 #include "icstr_core.h"
 #include "inputs.h"
@@ -308,7 +309,7 @@ int icstr_bench_peers(int argc, char **argv) {
         } else if (!strcmp(a, "--out") && more) {
             out_dir = argv[++i];
         } else if (!strcmp(a, "--limit") && more) {
-            bad = icstr_bench_parse_long("peers", a, argv[++i], 1, 1L << 40, &limit);
+            bad = icstr_cli_long("icstr bench peers", a, argv[++i], 1, 1L << 40, &limit);
         } else if (!strcmp(a, "--peer") && more) {
             const char *spec = argv[++i], *eq = strchr(spec, '=');
             peer *p = &peers[n_peers];

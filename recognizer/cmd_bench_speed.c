@@ -4,6 +4,7 @@
  * decoding), not file reading or image decoding. FLOPs per crop against a large single-thread
  * cblas_sgemm measured here give the share of the machine's peak the model reaches. */
 #include "bench_util.h"
+#include "cli_args.h"
 #include "cmd_bench.h"
 #include "crop_batch.h"
 #include "icstr_core.h"
@@ -274,15 +275,15 @@ int icstr_bench_speed(int argc, char **argv) {
                 bad = 2;
             }
         } else if (!strcmp(a, "--n") && more) {
-            bad = icstr_bench_parse_long("speed", a, argv[++i], 1, 1000000, &n);
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 1, 1000000, &n);
         } else if (!strcmp(a, "--warmup") && more) {
-            bad = icstr_bench_parse_long("speed", a, argv[++i], 0, 1000000, &warmup);
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 0, 1000000, &warmup);
         } else if (!strcmp(a, "--repeat") && more) {
-            bad = icstr_bench_parse_long("speed", a, argv[++i], 1, 64, &repeat);
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 1, 64, &repeat);
         } else if (!strcmp(a, "--batch") && more) {
-            bad = icstr_bench_parse_long("speed", a, argv[++i], 1, 4096, &batch);
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 1, 4096, &batch);
         } else if (!strcmp(a, "--threads") && more) {
-            bad = icstr_bench_parse_long("speed", a, argv[++i], 0, 1024, &threads);
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 0, 1024, &threads);
         } else {
             fprintf(stderr, "icstr bench speed: unexpected argument '%s'\n\n%s", a, usage);
             bad = 2;

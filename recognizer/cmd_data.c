@@ -3,6 +3,7 @@
  * renderer's command, dispatched to icstr_cmd_data_synth). Results to stdout, progress and
  * warnings to stderr; exit 0 ok, 1 runtime failure, 2 usage. */
 #include "cli.h"
+#include "cli_args.h"
 #include "icstr_data.h"
 
 #include <limits.h>
@@ -25,16 +26,6 @@ static void data_usage(FILE *f) {
 }
 
 static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
-
-/* Strict decimal in [lo, hi]. */
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*end || v < lo || v > hi) return 0;
-    *out = (long)v;
-    return 1;
-}
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
     fprintf(stderr, "icstr data %s: ", cmd);
@@ -249,8 +240,8 @@ static int cmd_info(int argc, char **argv) {
             info_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--sample")) {
-            if (i + 1 >= argc || !parse_long(argv[++i], 0, LONG_MAX, &sample))
-                return usage_error("info", "%s", "--sample needs a count >= 0");
+            if (i + 1 >= argc) return usage_error("info", "%s", "--sample needs a count >= 0");
+            if (icstr_cli_long("icstr data info", "--sample", argv[++i], 0, LONG_MAX, &sample)) return 2;
         } else if (argv[i][0] == '-' && argv[i][1]) return usage_error("info", "unknown option %s", argv[i]);
         else if (!path) path = argv[i];
         else return usage_error("info", "unexpected argument %s", argv[i]);
@@ -410,17 +401,17 @@ static int cmd_show(int argc, char **argv) {
             if (i + 1 >= argc) return usage_error("show", "%s", "--out needs a file");
             out = argv[++i];
         } else if (!strcmp(a, "--n")) {
-            if (i + 1 >= argc || !parse_long(argv[++i], 1, 1024, &n))
-                return usage_error("show", "%s", "--n needs a count in 1..1024");
+            if (i + 1 >= argc) return usage_error("show", "%s", "--n needs a count in 1..1024");
+            if (icstr_cli_long("icstr data show", "--n", argv[++i], 1, 1024, &n)) return 2;
         } else if (!strcmp(a, "--start")) {
-            if (i + 1 >= argc || !parse_long(argv[++i], 0, LONG_MAX, &start))
-                return usage_error("show", "%s", "--start needs an index >= 0");
+            if (i + 1 >= argc) return usage_error("show", "%s", "--start needs an index >= 0");
+            if (icstr_cli_long("icstr data show", "--start", argv[++i], 0, LONG_MAX, &start)) return 2;
         } else if (!strcmp(a, "--seed")) {
-            if (i + 1 >= argc || !parse_long(argv[++i], 0, LONG_MAX, &seed))
-                return usage_error("show", "%s", "--seed needs a number >= 0");
+            if (i + 1 >= argc) return usage_error("show", "%s", "--seed needs a number >= 0");
+            if (icstr_cli_long("icstr data show", "--seed", argv[++i], 0, LONG_MAX, &seed)) return 2;
         } else if (!strcmp(a, "--cols")) {
-            if (i + 1 >= argc || !parse_long(argv[++i], 1, 64, &cols))
-                return usage_error("show", "%s", "--cols needs a count in 1..64");
+            if (i + 1 >= argc) return usage_error("show", "%s", "--cols needs a count in 1..64");
+            if (icstr_cli_long("icstr data show", "--cols", argv[++i], 1, 64, &cols)) return 2;
         } else if (!strcmp(a, "--keep-aspect")) keep = 1;
         else if (a[0] == '-' && a[1]) return usage_error("show", "unknown option %s", a);
         else if (!path) path = a;

@@ -1,6 +1,7 @@
 /* `icstr eval`: accuracy and 1 - NED of a model on a labelled set, under the standard or the
  * case-sensitive protocol, with the mean milliseconds per crop (decode + preprocess + recognize). */
 #include "cli.h"
+#include "cli_args.h"
 #include "crop_batch.h"
 #include "eval_loop.h"
 #include "icstr_data.h"
@@ -37,18 +38,6 @@ static const char *usage =
     "                       gt.txt folder: `icstr pool add P --data DIR` then teaches them in context\n"
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
-
-static int parse_count(const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*end || errno || v < lo || v > hi) {
-        fprintf(stderr, "icstr eval: %s wants an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, s);
-        return 2;
-    }
-    *out = v;
-    return 0;
-}
 
 typedef struct {
     icstr_score *sc;
@@ -103,7 +92,7 @@ int icstr_cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
         } else if (!strcmp(a, "--shots") && more) {
-            if (parse_count(a, argv[++i], 0, 1024, &shots)) return 2;
+            if (icstr_cli_long("icstr eval", a, argv[++i], 0, 1024, &shots)) return 2;
             shots_given = 1;
         } else if (!strcmp(a, "--protocol") && more) {
             const char *p = argv[++i];
@@ -114,13 +103,13 @@ int icstr_cmd_eval(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(a, "--beam") && more) {
-            if (parse_count(a, argv[++i], 1, 64, &beam)) return 2;
+            if (icstr_cli_long("icstr eval", a, argv[++i], 1, 64, &beam)) return 2;
         } else if (!strcmp(a, "--batch") && more) {
-            if (parse_count(a, argv[++i], 1, 4096, &batch)) return 2;
+            if (icstr_cli_long("icstr eval", a, argv[++i], 1, 4096, &batch)) return 2;
         } else if (!strcmp(a, "--threads") && more) {
-            if (parse_count(a, argv[++i], 0, 1024, &threads)) return 2;
+            if (icstr_cli_long("icstr eval", a, argv[++i], 0, 1024, &threads)) return 2;
         } else if (!strcmp(a, "--limit") && more) {
-            if (parse_count(a, argv[++i], 1, 1L << 40, &limit)) return 2;
+            if (icstr_cli_long("icstr eval", a, argv[++i], 1, 1L << 40, &limit)) return 2;
         } else {
             fprintf(stderr, "icstr eval: unexpected argument '%s'\n\n%s", a, usage);
             return 2;

@@ -2,6 +2,7 @@
  * cannot be read is reported by name with its reason and the others still go through; the exit
  * code is 1 when any crop failed. */
 #include "cli.h"
+#include "cli_args.h"
 #include "crop_batch.h"
 #include "icstr_core.h"
 #include "json.h"
@@ -52,25 +53,16 @@ int icstr_cmd_recognize(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
-        } else if (!strcmp(a, "--shots") && more) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (!*argv[i] || *end || v < 0 || v > 1024) {
-                fprintf(stderr, "icstr recognize: --shots wants a number in [0, 1024], got '%s'\n", argv[i]);
+        } else if ((!strcmp(a, "--shots") || !strcmp(a, "--beam") || !strcmp(a, "--batch") ||
+                    !strcmp(a, "--threads")) && more) {
+            long v, lo = strcmp(a, "--shots") && strcmp(a, "--threads") ? 1 : 0;
+            long hi = !strcmp(a, "--beam") ? 64 : !strcmp(a, "--batch") ? 4096 : 1024;
+            if (icstr_cli_long("icstr recognize", a, argv[++i], lo, hi, &v)) {
                 free(inputs);
                 return 2;
             }
-            shots = (int)v;
-            shots_given = 1;
-        } else if ((!strcmp(a, "--beam") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) && more) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 4096 || (v == 0 && strcmp(a, "--threads"))) {
-                fprintf(stderr, "icstr recognize: %s wants a number in range, got '%s'\n", a, argv[i]);
-                free(inputs);
-                return 2;
-            }
-            if (!strcmp(a, "--beam")) dp.beam = (int)v;
+            if (!strcmp(a, "--shots")) shots = (int)v, shots_given = 1;
+            else if (!strcmp(a, "--beam")) dp.beam = (int)v;
             else if (!strcmp(a, "--batch")) batch = (int)v;
             else threads = (int)v;
         } else if (a[0] == '-' && a[1]) {

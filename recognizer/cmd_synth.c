@@ -10,6 +10,7 @@
  *                 episode share font, colours, background source and distortions
  * Crop i is a pure function of (--seed, i, K and the fonts/photos/word lists), whatever --threads. */
 #include "cli.h"
+#include "cli_args.h"
 #include "icstr_data.h"
 
 #include <stdio.h>
@@ -45,15 +46,6 @@ static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "icstr data synth: %s%s%s (icstr data synth --help)\n", msg, arg ? ": " : "",
             arg ? arg : "");
     return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*end || v < lo || v > hi) return 0;
-    *out = (long)v;
-    return 1;
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -107,14 +99,13 @@ int icstr_cmd_data_synth(int argc, char **argv) {
         const char *v = argv[++i];
         long l;
         if (!strcmp(a, "--n")) {
-            if (!parse_long(v, 1, 100000000, &n)) return usage_error("--n needs 1..100000000", v);
+            if (icstr_cli_long("icstr data synth", a, v, 1, 100000000, &n)) return 2;
         } else if (!strcmp(a, "--out"))
             out = v;
         else if (!strcmp(a, "--sheet"))
             sheet_path = v;
         else if (!strcmp(a, "--episodes")) {
-            if (!parse_long(v, 1, ICSTR_RENDER_MAX_EPISODE, &K))
-                return usage_error("--episodes out of range", v);
+            if (icstr_cli_long("icstr data synth", a, v, 1, ICSTR_RENDER_MAX_EPISODE, &K)) return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!parse_u64(v, &seed)) return usage_error("--seed needs a non-negative integer", v);
         } else if (!strcmp(a, "--fonts"))
@@ -131,20 +122,19 @@ int icstr_cmd_data_synth(int argc, char **argv) {
             if (*end || !(d >= 0 && d <= 1)) return usage_error("--difficulty needs 0..1", v);
             p.difficulty = (float)d;
         } else if (!strcmp(a, "--min-len") || !strcmp(a, "--max-len")) {
-            if (!parse_long(v, 1, ICSTR_RENDER_MAX_LEN, &l))
-                return usage_error("length out of range 1..25", v);
+            if (icstr_cli_long("icstr data synth", a, v, 1, ICSTR_RENDER_MAX_LEN, &l)) return 2;
             if (a[2] == 'm' && a[3] == 'i')
                 p.min_len = (int)l;
             else
                 p.max_len = (int)l;
         } else if (!strcmp(a, "--min-height") || !strcmp(a, "--max-height")) {
-            if (!parse_long(v, 8, 1024, &l)) return usage_error("height out of range 8..1024", v);
+            if (icstr_cli_long("icstr data synth", a, v, 8, 1024, &l)) return 2;
             if (a[3] == 'i')
                 p.min_height = (int)l;
             else
                 p.max_height = (int)l;
         } else if (!strcmp(a, "--threads")) {
-            if (!parse_long(v, 0, 1024, &threads)) return usage_error("--threads needs 0..1024", v);
+            if (icstr_cli_long("icstr data synth", a, v, 0, 1024, &threads)) return 2;
         } else
             return usage_error("unknown option", a);
     }
