@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LIST_MAX_BYTES ((uint64_t)1 << 30)
 #define IMAGE_MAX_BYTES ((uint64_t)256 << 20)
@@ -22,6 +24,8 @@ struct icstr_dataset {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
+    uintptr_t map_lo, map_hi; /* LMDB's read-only map, 0 until found (see note_read) */
+    size_t read_since_drop;   /* value bytes copied out since its pages were last released */
     /* folder: the list file's text, cut in place into paths and labels */
     char *dir;
     char *text;
@@ -151,6 +155,43 @@ static int lmdb_value(icstr_dataset *ds, const char *prefix, long index1, MDB_va
     return ICSTR_OK;
 }
 
+/* The map's pages stay resident (counted in the process's RSS) once read, so a pass over a large
+ * set grew RSS by the whole file, ~11 KB per crop. Every value is copied out before use, so after
+ * every DROP_AFTER bytes read the map's pages are released (MADV_DONTNEED on a read-only file
+ * mapping only unmaps them: the data stays in the page cache and in the file, and the next read
+ * faults its pages back in). Dropping just the pages of each value was not enough: the kernel
+ * maps neighbouring pages on every fault (fault-around). LMDB does not tell where its map is
+ * (mdb_env_info's me_mapaddr is set only for MDB_FIXEDMAP), so the mapping holding a value is
+ * looked up once in /proc/self/maps; where that fails nothing is dropped. */
+#define DROP_AFTER ((size_t)32 << 20)
+
+static void find_map(icstr_dataset *ds, const void *inside) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return;
+    unsigned long lo, hi, p = (unsigned long)(uintptr_t)inside;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && p >= lo && p < hi) {
+            ds->map_lo = (uintptr_t)lo;
+            ds->map_hi = (uintptr_t)hi;
+            break;
+        }
+        if (!strchr(line, '\n')) { /* an over-long line (a long path): skip the rest of it */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') {}
+        }
+    }
+    fclose(f);
+}
+
+static void note_read(icstr_dataset *ds, const void *data, size_t len) {
+    if (!ds->map_hi) find_map(ds, data);
+    ds->read_since_drop += len;
+    if (ds->read_since_drop < DROP_AFTER || !ds->map_hi) return;
+    ds->read_since_drop = 0;
+    madvise((void *)ds->map_lo, ds->map_hi - ds->map_lo, MADV_DONTNEED); /* best effort */
+}
+
 static int get_lmdb(icstr_dataset *ds, long i, const unsigned char **bytes, size_t *len,
                     const char **label, const char **name) {
     int rc;
@@ -172,6 +213,7 @@ static int get_lmdb(icstr_dataset *ds, long i, const unsigned char **bytes, size
         if ((rc = lmdb_value(ds, "image", i + 1, &v))) return rc;
         if ((rc = grow((void **)&ds->img, &ds->img_cap, v.mv_size ? v.mv_size : 1))) return rc;
         memcpy(ds->img, v.mv_data, v.mv_size);
+        note_read(ds, v.mv_data, v.mv_size);
         if (bytes) *bytes = ds->img;
         if (len) *len = v.mv_size;
     }
