@@ -6,6 +6,7 @@
 #include "icstr_core.h"
 #include "icstr_data.h"
 #include "icstr_pool.h"
+#include "pool_internal.h"
 
 #include <stb_image_write.h>
 #include <stdio.h>
@@ -255,17 +256,24 @@ static void pool_records(void) {
     unsigned char *b;
     size_t n;
     if (icstr_pool_record_encode(&r, &b, &n) == ICSTR_OK) {
-        put(T, "record.bin", b, n);
+        put(T, "record.bin", b, n); /* version 2: ends with its CRC-32C */
         put(T, "truncated.bin", b, n - 3);
-        b[4] = 2; /* version 2 */
-        put(T, "version2.bin", b, n);
+        b[4] = 1; /* the same record as version 1 wrote it: no checksum */
+        put(T, "record_v1.bin", b, n - 4);
+        b[4] = 2; /* a version 1 body that claims version 2: its last 4 image bytes are no checksum */
+        put(T, "version2.bin", b, n - 4);
+        b[4] = 3; /* a version from the future */
+        pool_put_u32(b + n - 4, pool_crc32c(0, b, n - 4));
+        put(T, "version3.bin", b, n);
         free(b);
     }
     r.label = "caf\xC3\xA9 \xE4\xB8\xAD";
     r.tag = "";
     if (icstr_pool_record_encode(&r, &b, &n) == ICSTR_OK) {
         put(T, "utf8_label.bin", b, n);
-        b[n - 1] ^= 1; /* the image no longer matches its hash */
+        b[n - 5] ^= 1; /* the last image byte: the checksum no longer matches */
+        put(T, "bad_crc.bin", b, n);
+        pool_put_u32(b + n - 4, pool_crc32c(0, b, n - 4)); /* behind a right checksum, the image hash */
         put(T, "bad_hash.bin", b, n);
         free(b);
     }

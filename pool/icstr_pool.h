@@ -7,16 +7,27 @@
  * Layout (format 1), named databases:
  *   "meta"    format, fingerprint, M, D, generation, next_id, created, model_path
  *   "rec.G"   u64 id (big-endian, so LMDB's byte order is id order) -> record (below)
- *   "emb.G"   the same id -> the embedding alone (D f32 LE): search loads only this
+ *   "emb.G"   the same id -> the search entry: the embedding alone (D f32 LE), then (written since
+ *             record version 2) u32 CRC-32C of those 4D bytes; search loads only these. Entries of
+ *             4D bytes (older pools) are read unchecked.
  *   "hash"    u64 hash of the image bytes -> ids holding those bytes (sorted duplicates)
  * G is the generation: re-embedding writes rec.G+1/emb.G+1 in chunks and switches to them in
  * one final transaction, so an interrupted reembed leaves the pool as it was.
  *
- * Record (version 1), little-endian, fields one by one:
+ * Record (version 2, written by every add and reembed), little-endian, fields one by one:
  *   "ICPR" u16 version u16 reserved(0) u64 id i64 time u64 image_hash u32 M u32 D
  *   u32 label_len, label (UTF-8, no NUL)   u32 tag_len, tag (UTF-8, no NUL)
- *   D f32 embedding   M*D f32 latents   u64 image_len, image bytes (to the end of the record)
- * The decoder checks every length against what is left of the record.
+ *   D f32 embedding   M*D f32 latents   u64 image_len, image bytes
+ *   u32 CRC-32C (Castagnoli) of every byte before it
+ * Version 1 is the same without the CRC (the image runs to the end of the record); it is still
+ * read, unchecked. The decoder checks every length against what is left of the record, then the
+ * CRC: a record with a flipped byte anywhere (label, latents, image) is refused, naming its id.
+ *
+ * Damage on disk: opening refuses an empty data.mdb, one shorter than its last page (truncated),
+ * and one whose two LMDB meta pages hold non-consecutive transaction ids (a flipped id would
+ * make LMDB silently use the older state). `icstr pool check` (icstr_pool_check) reads and
+ * cross-checks everything. LMDB itself trusts its pages: a program that wants a damaged branch
+ * or leaf page to end in a message rather than a SIGSEGV calls icstr_pool_guard_faults.
  *
  * Consistency: every change is one LMDB write transaction (adds commit a whole batch or
  * nothing); LMDB serialises writers across processes; the map doubles on MDB_MAP_FULL and a
@@ -39,7 +50,7 @@ extern "C" {
 #endif
 
 #define ICSTR_POOL_FORMAT 1          /* the pool layout this code reads and writes */
-#define ICSTR_POOL_RECORD_VERSION 1  /* the record encoding */
+#define ICSTR_POOL_RECORD_VERSION 2  /* the record encoding written (1 and 2 are read) */
 #define ICSTR_POOL_LABEL_MAX 1024    /* bytes of a label in a record */
 #define ICSTR_POOL_TAG_MAX 255       /* bytes of a tag */
 #define ICSTR_POOL_M_MAX 4096        /* latents per record */
@@ -71,15 +82,16 @@ enum {
     ICSTR_POOL_WANT_ALL = 7,
 };
 
-/* Encodes r (all fields set; embedding, latents and image non-NULL) into *out (malloc'd, the
- * caller frees it) of *len bytes. Errors: ICSTR_ERR_ARG (a field out of range: the detail says
+/* Encodes r (all fields set; embedding, latents and image non-NULL) as a version 2 record (with
+ * its CRC-32C) into *out (malloc'd, the caller frees it) of *len bytes. Errors: ICSTR_ERR_ARG (a field out of range: the detail says
  * which), ICSTR_ERR_NOMEM. */
 int icstr_pool_record_encode(const icstr_pool_record *r, unsigned char **out, size_t *len);
-/* Decodes and validates a record: magic, version, every length against the bytes left, M and D
- * in range, label and tag valid UTF-8 without NUL, the floats finite, the image at least one
- * byte and (when the image is asked for) matching its hash. On success *out owns copies (free
- * with icstr_pool_record_free); on failure *out is zeroed. Errors: ICSTR_ERR_FORMAT (the detail
- * says what is wrong), ICSTR_ERR_UNSUPPORTED (another record version), ICSTR_ERR_NOMEM. */
+/* Decodes and validates a record (version 1 or 2): magic, version, every length against the
+ * bytes left, M and D in range, label and tag valid UTF-8 without NUL, the checksum (version 2),
+ * the floats finite, the image at least one byte and (when the image is asked for) matching its
+ * hash. On success *out owns copies (free with icstr_pool_record_free); on failure *out is
+ * zeroed. Errors: ICSTR_ERR_FORMAT (the detail says what is wrong; "checksum mismatch" for a
+ * corrupt version 2 record), ICSTR_ERR_UNSUPPORTED (another record version), ICSTR_ERR_NOMEM. */
 int icstr_pool_record_decode(const void *buf, size_t len, int want, icstr_pool_record *out);
 void icstr_pool_record_free(icstr_pool_record *r);
 
@@ -248,6 +260,45 @@ void icstr_pool_prompts_free(icstr_pool_prompts *pp);
  * *count (may be NULL) gets the number of records re-embedded. */
 int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path, int chunk,
                        long *count);
+
+/* ---- checking a damaged pool ---- */
+
+typedef struct {
+    long records;       /* records that passed every check */
+    long checksummed;   /* of those, version 2 records whose checksum was verified (the rest are v1) */
+    long bad_records;   /* records refused: a length, the checksum, a float, the image hash, the id */
+    long bad_entries;   /* search entries missing, corrupt, unlike their record's embedding, orphaned */
+    long bad_index;     /* duplicate index: records missing from it, entries under another hash */
+    long stale_index;   /* index entries of removed records (harmless: they never match) */
+    int next_id_ok;     /* next_id is above every id */
+    long problems;      /* all of the above that are problems (0: the pool is intact) */
+} icstr_pool_check_report;
+
+typedef void (*icstr_pool_problem_fn)(void *user, uint64_t id, const char *what);
+
+/* Reads the whole pool and cross-checks it: every record decoded in full (ICSTR_POOL_WANT_ALL:
+ * lengths, checksum, finite floats, the image against its hash, the id against its key), every
+ * search entry (its checksum, equal to the record's embedding, none without a record), the
+ * duplicate index, next_id. Unlike icstr_pool_foreach it goes on past a bad record: problem
+ * (may be NULL) is called for each problem (id 0 when none applies), fn (may be NULL) for each
+ * good record in id order (valid during the call; a non-zero return stops the check and is
+ * returned). Returns ICSTR_OK when the check ran to the end, whatever it found (out->problems);
+ * an error when LMDB could not walk a database (ICSTR_ERR_DB: MDB_CORRUPTED, MDB_PAGE_NOTFOUND)
+ * or a key is malformed (ICSTR_ERR_FORMAT), ICSTR_ERR_NOMEM. Short read transactions, except
+ * one over the duplicate index. */
+int icstr_pool_check(icstr_pool *p, icstr_pool_visit_fn fn, icstr_pool_problem_fn problem, void *user,
+                     icstr_pool_check_report *out);
+
+/* The pool whose mapped file the calling thread is reading right now (a transaction of it is
+ * open), or NULL. For a fault handler. */
+const char *icstr_pool_fault_context(void);
+
+/* For programs, once at start: a SIGSEGV or SIGBUS raised while a thread reads a pool (LMDB
+ * faulting on a damaged page), or an abort() there (LMDB's assertions), prints "icstr: the pool P is corrupt: ..." to stderr and exits
+ * with status 1 (_exit: nothing else runs); other faults keep what was installed before (the
+ * default action, a sanitizer's report). The library never calls it itself. Errors:
+ * ICSTR_ERR_INTERNAL (sigaction failed). */
+int icstr_pool_guard_faults(void);
 
 #ifdef __cplusplus
 }

@@ -104,13 +104,13 @@ static int put_body(icstr_pool *p, MDB_txn *txn, void *arg) {
         pool_id_key(key, r.id);
         pool_put_u64(hk, hash & icstr_pool_hash_mask_);
         pool_id_key(idv, r.id);
-        unsigned char *emb = malloc(4 * (size_t)r.D);
+        unsigned char *emb = malloc(pool_emb_bytes(r.D));
         if (!emb) {
             free(buf);
             return icstr_fail(ICSTR_ERR_NOMEM, "pool add: embedding");
         }
-        pool_put_f32s(emb, r.embedding, (size_t)r.D);
-        MDB_val k = {8, key}, v = {len, buf}, e = {4 * (size_t)r.D, emb}, h = {8, hk}, hv = {8, idv};
+        pool_emb_put(emb, r.embedding, r.D);
+        MDB_val k = {8, key}, v = {len, buf}, e = {pool_emb_bytes(r.D), emb}, h = {8, hk}, hv = {8, idv};
         int mrc = mdb_put(txn, p->rec, &k, &v, MDB_NOOVERWRITE);
         if (!mrc) mrc = mdb_put(txn, p->emb, &k, &e, MDB_NOOVERWRITE);
         if (!mrc) mrc = mdb_put(txn, p->hash, &h, &hv, MDB_NODUPDATA);

@@ -66,6 +66,12 @@ int icstr_pool_foreach(icstr_pool *p, int want, icstr_pool_visit_fn fn, void *us
                     icstr_fail_context(rc, "pool %s, record %llu", p->path, (unsigned long long)id);
                     break;
                 }
+                if (chunk[got].id != id) { /* a damaged key: get() would not find it */
+                    rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu is stored under the key %llu (corrupt)",
+                                    p->path, (unsigned long long)chunk[got].id, (unsigned long long)id);
+                    icstr_pool_record_free(&chunk[got]);
+                    break;
+                }
                 got++;
                 next = id + 1;
                 if (!next) break; /* id 2^64-1: nothing can follow */

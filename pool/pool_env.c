@@ -1,16 +1,27 @@
-/* The pool's LMDB environment: create, open (with the model fingerprint check), close, the
- * metadata, and the transaction helpers that grow the map on MDB_MAP_FULL and adopt a map that
- * another process grew. */
+/* The pool's LMDB environment: create, open (with the model fingerprint check, and checks of the
+ * file that LMDB does not make: empty, truncated, disagreeing meta pages), close, the metadata,
+ * and the transaction helpers that grow the map on MDB_MAP_FULL and adopt a map that another
+ * process grew. */
 #include "pool_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 int pool_db_fail(const icstr_pool *p, int mrc, const char *what) {
+    /* LMDB reports a short write to a full disk as EIO: say what the file system says */
+    struct statvfs fs;
+    if (p && (mrc == EIO || mrc == ENOSPC || mrc == EDQUOT || mrc == EFBIG) && !statvfs(p->path, &fs) &&
+        (unsigned long long)fs.f_bavail * fs.f_frsize < ((unsigned long long)4 << 20))
+        return icstr_fail(ICSTR_ERR_DB, "pool %s: %s: %s: the disk is full (%llu KiB free); nothing of this "
+                          "transaction was written, the pool is as it was before it", p->path, what, mdb_strerror(mrc),
+                          (unsigned long long)fs.f_bavail * fs.f_frsize >> 10);
     return icstr_fail(ICSTR_ERR_DB, "pool %s: %s: %s", p ? p->path : "?", what, mdb_strerror(mrc));
 }
 
@@ -255,6 +266,74 @@ int icstr_pool_create(const char *path, const icstr_pool_meta *meta) {
     return rc;
 }
 
+/* ---- the file against its metadata: checks LMDB does not make ---- */
+
+/* The two LMDB meta pages (LMDB 0.9, data format 1, 64-bit): magic, version, the page size (the
+ * free database's md_pad), the last page and the transaction id. LMDB writes transaction t's meta
+ * to page t & 1, so the two hold consecutive ids (a compacting copy writes 0 and 1). */
+#define LMDB_MAGIC 0xBEEFC0DEu
+typedef struct {
+    uint32_t magic, version, psize;
+    uint64_t last_pg, txnid;
+} lmdb_meta;
+
+static int read_meta(int fd, off_t at, lmdb_meta *m) {
+    unsigned char b[152];
+    if (pread(fd, b, sizeof b, at) != (ssize_t)sizeof b) return 0;
+    m->magic = pool_get_u32(b + 16);
+    m->version = pool_get_u32(b + 20);
+    m->psize = pool_get_u32(b + 40);
+    m->last_pg = pool_get_u64(b + 136);
+    m->txnid = pool_get_u64(b + 144);
+    return m->magic == LMDB_MAGIC && m->version == 1;
+}
+
+/* Refuses an empty or cut data.mdb before LMDB maps it (LMDB would initialise an empty file as a
+ * new environment, and fault with SIGBUS reading a page past the end of a cut one), and meta
+ * pages whose transaction ids are not consecutive (a flipped id makes LMDB pick the older meta,
+ * a silent step back in time). */
+static int check_file_once(const char *path, const char *f, int fd) {
+    struct stat st;
+    lmdb_meta m0, m1;
+    /* the metas before the size: a writer extends the file before it writes a meta */
+    int ok0 = read_meta(fd, 0, &m0), ok1 = ok0 && m0.psize >= 512 && m0.psize <= 65536 &&
+                                           !(m0.psize & (m0.psize - 1)) && read_meta(fd, m0.psize, &m1);
+    if (fstat(fd, &st)) return icstr_fail(ICSTR_ERR_IO, "%s: %s", f, strerror(errno));
+    if (st.st_size == 0)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: its data.mdb is empty (0 bytes; truncated?)", path);
+    if (!ok0)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: its data.mdb (%lld bytes) does not start with an "
+                          "LMDB meta page", path, (long long)st.st_size);
+    if (!ok1)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: its data.mdb (%lld bytes) lacks a valid second meta "
+                          "page (page size %u)", path, (long long)st.st_size, m0.psize);
+    const lmdb_meta *now = m0.txnid >= m1.txnid ? &m0 : &m1, *old = now == &m0 ? &m1 : &m0;
+    if (now->txnid - old->txnid > 1 && old->txnid > 0)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: the two LMDB meta pages of its data.mdb disagree "
+                          "(transaction ids %llu and %llu are not consecutive)", path,
+                          (unsigned long long)m0.txnid, (unsigned long long)m1.txnid);
+    if (now->last_pg >= (uint64_t)st.st_size / m0.psize)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: its data.mdb has %lld bytes but its pages go up to "
+                          "byte %llu (the file was truncated)", path, (long long)st.st_size,
+                          (unsigned long long)((now->last_pg + 1) * m0.psize));
+    return ICSTR_OK;
+}
+
+static int check_file(const char *path) {
+    char f[4096];
+    if (snprintf(f, sizeof f, "%s/data.mdb", path) >= (int)sizeof f) return icstr_fail(ICSTR_ERR_ARG, "pool path too long");
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return icstr_fail(ICSTR_ERR_IO, "%s: %s", f, strerror(errno));
+    /* a meta page being written by another process can be read half old, half new: look again */
+    int rc = ICSTR_OK;
+    for (int tries = 0; tries < 3; tries++) {
+        if (tries) usleep(2000);
+        if (!(rc = check_file_once(path, f, fd)) || rc == ICSTR_ERR_IO) break;
+    }
+    close(fd);
+    return rc;
+}
+
 int pool_open_env(const char *path, int rdonly, icstr_pool **out) {
     *out = NULL;
     if (!path || !*path) return icstr_fail(ICSTR_ERR_ARG, "pool: no path");
@@ -262,10 +341,12 @@ int pool_open_env(const char *path, int rdonly, icstr_pool **out) {
     if (stat(path, &st) || !S_ISDIR(st.st_mode) || !has_data_mdb(path))
         return icstr_fail(ICSTR_ERR_NOTFOUND, "%s is not a pool (no directory with a data.mdb); make one with "
                           "`icstr pool create %s`", path, path);
+    int rc = check_file(path);
+    if (rc) return rc;
     icstr_pool *p = pool_alloc(path);
     if (!p) return icstr_fail(ICSTR_ERR_NOMEM, "pool %s", path);
     p->rdonly = rdonly;
-    int rc = pool_env_acquire(path, rdonly, 0, &p->shared);
+    rc = pool_env_acquire(path, rdonly, 0, &p->shared);
     MDB_txn *txn = NULL;
     int mrc = 0;
     if (!rc) {

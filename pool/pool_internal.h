@@ -26,7 +26,9 @@ typedef struct pool_env pool_env;
 int pool_env_acquire(const char *path, int rdonly, size_t map_bytes, pool_env **out);
 void pool_env_release(pool_env *e);
 MDB_env *pool_env_mdb(const pool_env *e);
-/* Held from the beginning of a transaction to its end (pool_txn_begin .. pool_txn_abort/commit). */
+/* Held from the beginning of a transaction to its end (pool_txn_begin .. pool_txn_abort/commit).
+ * While held, the thread's fault context (icstr_pool_fault_context) names the pool: every read
+ * of the mapped file happens inside a transaction. */
 void pool_env_lock(pool_env *e);
 void pool_env_unlock(pool_env *e);
 
@@ -84,6 +86,18 @@ static inline float pool_get_f32(const unsigned char *p) {
 void pool_put_f32s(unsigned char *dst, const float *src, size_t n);
 void pool_get_f32s(float *dst, const unsigned char *src, size_t n);
 
+/* CRC-32C of n bytes, continuing from crc (0 to start) (pool_crc32c.c). */
+uint32_t pool_crc32c(uint32_t crc, const void *buf, size_t n);
+
+/* ---- search entries (emb.G values): D little-endian floats, then (written since record
+ * version 2) the CRC-32C of those 4D bytes; entries of 4D bytes (older pools) are read unchecked. */
+static inline size_t pool_emb_bytes(int D) { return 4 * (size_t)D + 4; }
+/* Writes the entry of embedding e (D) into dst (pool_emb_bytes(D) bytes). */
+void pool_emb_put(unsigned char *dst, const float *e, int D);
+/* Reads the entry v of record id into out (D): ICSTR_ERR_FORMAT (naming the record and the pool)
+ * for a wrong size or a checksum that does not match; *checked (may be NULL) = 1 when it had one. */
+int pool_emb_get(const icstr_pool *p, uint64_t id, const MDB_val *v, float *out, int *checked);
+
 /* Record keys: the id big-endian, so LMDB's byte order is numeric order. */
 static inline void pool_id_key(unsigned char k[8], uint64_t id) {
     for (int i = 0; i < 8; i++) k[i] = (unsigned char)(id >> (56 - 8 * i));
@@ -96,6 +110,7 @@ static inline uint64_t pool_key_id(const unsigned char k[8]) {
 
 /* A validated record, pointing into its buffer. */
 typedef struct {
+    int version;                    /* 1: no checksum, 2: CRC-32C verified */
     uint64_t id;
     int64_t time_added;
     uint64_t image_hash;
@@ -110,7 +125,9 @@ typedef struct {
     size_t image_len;
 } pool_record_view;
 
-/* Parses and validates (the image hash only when check_hash). ICSTR_ERR_FORMAT/UNSUPPORTED. */
+/* Parses and validates (the image hash only when check_hash; the checksum of a version 2 record
+ * always, after the lengths, so a corrupt length never sends it past the value).
+ * ICSTR_ERR_FORMAT/UNSUPPORTED. */
 int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_view *v);
 
 /* ---- environment and transactions (pool_env.c) ---- */

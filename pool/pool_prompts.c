@@ -55,11 +55,22 @@ static int fetch(icstr_pool *p, MDB_txn *txn, uint64_t id, icstr_pool_prompts *p
     pool_id_key(key, id);
     MDB_val k = {8, key}, v;
     int mrc = mdb_get(txn, p->rec, &k, &v);
-    if (mrc == MDB_NOTFOUND) return 0;
+    if (mrc == MDB_NOTFOUND) {
+        /* removed since the matrix was loaded, with its search entry; a search entry without its
+         * record in the same snapshot is damage, not a removal */
+        MDB_val e;
+        if ((mrc = mdb_get(txn, p->emb, &k, &e)) == MDB_NOTFOUND) return 0;
+        if (mrc) return pool_db_fail(p, mrc, "get a search entry");
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s is corrupt: record %llu has a search entry but no record "
+                          "(run `icstr pool check %s`)", p->path, (unsigned long long)id, p->path);
+    }
     if (mrc) return pool_db_fail(p, mrc, "get a prompt");
     pool_record_view view;
     int rc = pool_record_parse(v.mv_data, v.mv_size, 0, &view);
     if (rc) return icstr_fail_context(rc, "pool %s, record %llu", p->path, (unsigned long long)id);
+    if (view.id != id)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu is stored under the key %llu (corrupt)", p->path,
+                          (unsigned long long)view.id, (unsigned long long)id);
     if ((int)view.M != pp->M || (int)view.D != pp->D)
         return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu has M = %u, D = %u, the pool %d, %d", p->path,
                           (unsigned long long)id, view.M, view.D, pp->M, pp->D);

@@ -1,5 +1,7 @@
 /* Pool records: the versioned little-endian encoding, the validating decoder (it reads bytes
- * from disk that may be corrupt, and is fuzzed by the tests), and the image-bytes hash. */
+ * from disk that may be corrupt, and is fuzzed by the tests), the image-bytes hash, and the
+ * search entries (an embedding and its checksum). Version 2 records end with a CRC-32C so that a
+ * flipped byte in a label, a latent or the image is refused instead of read back as data. */
 #include "pool_internal.h"
 #include "icstr_data.h"
 
@@ -77,7 +79,7 @@ int icstr_pool_record_encode(const icstr_pool_record *r, unsigned char **out, si
         return icstr_fail(ICSTR_ERR_ARG, "pool record: missing embedding, latents or image (or %zu image bytes)",
                           r->image_len);
     size_t nf = (size_t)r->D * (1 + (size_t)r->M);
-    size_t total = HEADER_BYTES + 4 + ll + 4 + tl + 4 * nf + 8 + r->image_len;
+    size_t total = HEADER_BYTES + 4 + ll + 4 + tl + 4 * nf + 8 + r->image_len + 4;
     unsigned char *b = malloc(total);
     if (!b) return icstr_fail(ICSTR_ERR_NOMEM, "pool record of %zu bytes", total);
     unsigned char *p = b;
@@ -102,6 +104,7 @@ int icstr_pool_record_encode(const icstr_pool_record *r, unsigned char **out, si
     p += 4 * (size_t)r->M * r->D;
     pool_put_u64(p, (uint64_t)r->image_len);
     memcpy(p + 8, r->image, r->image_len);
+    pool_put_u32(b + total - 4, pool_crc32c(0, b, total - 4));
     *out = b;
     *len = total;
     return ICSTR_OK;
@@ -150,9 +153,9 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
     if (!take(&r, HEADER_BYTES, &h)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: %zu bytes, the header alone is %d", len, HEADER_BYTES);
     if (memcmp(h, MAGIC, 4)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: bad magic");
     uint16_t version = pool_get_u16(h + 4);
-    if (version != ICSTR_POOL_RECORD_VERSION)
-        return icstr_fail(ICSTR_ERR_UNSUPPORTED, "pool record: version %u (this icstr reads %d)", version,
-                          ICSTR_POOL_RECORD_VERSION);
+    if (version != 1 && version != 2)
+        return icstr_fail(ICSTR_ERR_UNSUPPORTED, "pool record: version %u (this icstr reads 1 and 2)", version);
+    v->version = version;
     if (pool_get_u16(h + 6)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: reserved field is not zero");
     v->id = pool_get_u64(h + 8);
     v->time_added = (int64_t)pool_get_u64(h + 16);
@@ -161,6 +164,11 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
     v->D = pool_get_u32(h + 36);
     if (v->M < 1 || v->M > ICSTR_POOL_M_MAX || v->D < 1 || v->D > ICSTR_POOL_D_MAX)
         return icstr_fail(ICSTR_ERR_FORMAT, "pool record: M = %u, D = %u out of range", v->M, v->D);
+    /* version 2 ends with the CRC-32C of everything before it */
+    if (version == 2) {
+        if (r.left < 4) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: truncated before the checksum");
+        r.left -= 4;
+    }
     int rc;
     if ((rc = take_text(&r, ICSTR_POOL_LABEL_MAX, "label", &v->label, &v->label_len)) ||
         (rc = take_text(&r, ICSTR_POOL_TAG_MAX, "tag", &v->tag, &v->tag_len)))
@@ -169,7 +177,6 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
     size_t nf = (size_t)v->D * (1 + (size_t)v->M);
     if (!take(&r, 4 * (size_t)v->D, &v->embedding) || !take(&r, 4 * (size_t)v->M * v->D, &v->latents))
         return icstr_fail(ICSTR_ERR_FORMAT, "pool record: %zu floats do not fit in the %zu bytes left", nf, r.left);
-    if (!floats_finite(v->embedding, nf)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: a float is not finite");
     const unsigned char *at;
     if (!take(&r, 8, &at)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: truncated before the image length");
     uint64_t il = pool_get_u64(at);
@@ -181,9 +188,39 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
                           ICSTR_POOL_IMAGE_MAX);
     v->image = r.p;
     v->image_len = (size_t)il;
+    /* every length agrees with the value's size: only now read the bulk of it */
+    if (version == 2) {
+        uint32_t stored = pool_get_u32((const unsigned char *)buf + len - 4), got = pool_crc32c(0, buf, len - 4);
+        if (stored != got)
+            return icstr_fail(ICSTR_ERR_FORMAT, "pool record %llu: checksum mismatch (stored %08x, computed %08x): the "
+                              "record is corrupt", (unsigned long long)v->id, stored, got);
+    }
+    if (!floats_finite(v->embedding, nf)) return icstr_fail(ICSTR_ERR_FORMAT, "pool record: a float is not finite");
     if (check_hash && icstr_pool_hash(v->image, v->image_len) != v->image_hash)
         return icstr_fail(ICSTR_ERR_FORMAT, "pool record %llu: the image does not match its hash",
                           (unsigned long long)v->id);
+    return ICSTR_OK;
+}
+
+void pool_emb_put(unsigned char *dst, const float *e, int D) {
+    pool_put_f32s(dst, e, (size_t)D);
+    pool_put_u32(dst + 4 * (size_t)D, pool_crc32c(0, dst, 4 * (size_t)D));
+}
+
+int pool_emb_get(const icstr_pool *p, uint64_t id, const MDB_val *v, float *out, int *checked) {
+    size_t n = 4 * (size_t)p->D;
+    if (checked) *checked = 0;
+    if (v->mv_size != n && v->mv_size != n + 4)
+        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: the search entry of record %llu has %zu bytes, not %zu", p->path,
+                          (unsigned long long)id, v->mv_size, n + 4);
+    if (v->mv_size == n + 4) {
+        uint32_t stored = pool_get_u32((const unsigned char *)v->mv_data + n), got = pool_crc32c(0, v->mv_data, n);
+        if (stored != got)
+            return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: the search entry of record %llu: checksum mismatch (stored "
+                              "%08x, computed %08x): it is corrupt", p->path, (unsigned long long)id, stored, got);
+        if (checked) *checked = 1;
+    }
+    pool_get_f32s(out, v->mv_data, (size_t)p->D);
     return ICSTR_OK;
 }
 

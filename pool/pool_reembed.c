@@ -141,16 +141,16 @@ static int write_body(icstr_pool *p, MDB_txn *txn, void *arg) {
     if (rc) return rc;
     for (int i = 0; i < x->n; i++) {
         const icstr_pool_record *r = &x->recs[i];
-        unsigned char *buf, key[8], *e = malloc(4 * (size_t)x->D);
+        unsigned char *buf, key[8], *e = malloc(pool_emb_bytes(x->D));
         size_t len;
         if (!e) return icstr_fail(ICSTR_ERR_NOMEM, "reembed");
         if ((rc = icstr_pool_record_encode(r, &buf, &len))) {
             free(e);
             return rc;
         }
-        pool_put_f32s(e, r->embedding, (size_t)x->D);
+        pool_emb_put(e, r->embedding, x->D);
         pool_id_key(key, r->id);
-        MDB_val k = {8, key}, v = {len, buf}, ev = {4 * (size_t)x->D, e};
+        MDB_val k = {8, key}, v = {len, buf}, ev = {pool_emb_bytes(x->D), e};
         int mrc = mdb_put(txn, x->rec1, &k, &v, 0);
         if (!mrc) mrc = mdb_put(txn, x->emb1, &k, &ev, 0);
         free(buf);

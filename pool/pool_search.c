@@ -62,13 +62,13 @@ static int load_matrix(icstr_pool *p) {
     for (mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); !mrc;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t id = k.mv_size == 8 ? pool_key_id(k.mv_data) : 0;
-        if (k.mv_size != 8 || v.mv_size != 4 * (size_t)D || row >= n) {
-            rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: embedding of record %llu has %zu bytes, not %d", p->path,
-                            (unsigned long long)id, v.mv_size, 4 * D);
+        if (k.mv_size != 8 || row >= n) {
+            rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: a search entry with a key of %zu bytes, or more entries than "
+                            "the %zu counted", p->path, k.mv_size, n);
             break;
         }
         float *e = E + row * Dp;
-        pool_get_f32s(e, v.mv_data, (size_t)D);
+        if ((rc = pool_emb_get(p, id, &v, e, NULL))) break;
         double s = 0.0;
         for (int j = 0; j < D; j++) s += (double)e[j] * e[j];
         if (!(s > 0.0) || !isfinite(s)) {

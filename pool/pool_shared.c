@@ -3,7 +3,8 @@
  * fcntl locks. So handles on the same pool directory share one MDB_env, counted by reference,
  * and a mutex per environment keeps one transaction open at a time in the process, which also
  * makes growing the map (only allowed with no transaction open) safe. Entries made before a
- * fork() are never used by the child (LMDB environments must not cross fork). */
+ * fork() are never used by the child (LMDB environments must not cross fork). The lock also marks
+ * the thread as reading that pool's file, for icstr_pool_fault_context (pool_guard.c). */
 #include "pool_internal.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 struct pool_env {
     MDB_env *env;
+    char *path;            /* for fault messages */
     dev_t dev;
     ino_t ino;
     pid_t pid;
@@ -25,6 +27,10 @@ struct pool_env {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pool_env *registry;
+/* the pool whose mapped file this thread may be reading (a transaction is open), else NULL */
+static _Thread_local const char *reading;
+
+const char *icstr_pool_fault_context(void) { return reading; }
 
 static int open_env(const char *path, unsigned flags, size_t map_bytes, MDB_env **out) {
     MDB_env *env;
@@ -59,13 +65,14 @@ int pool_env_acquire(const char *path, int rdonly, size_t map_bytes, pool_env **
     } else if (!(e = calloc(1, sizeof *e))) {
         rc = icstr_fail(ICSTR_ERR_NOMEM, "pool %s", path);
     } else {
-        int mrc = open_env(path, 0, map_bytes, &e->env);
+        int mrc = (e->path = strdup(path)) ? open_env(path, 0, map_bytes, &e->env) : ENOMEM;
         if ((mrc == EACCES || mrc == EROFS) && rdonly) {
             mrc = open_env(path, MDB_RDONLY, 0, &e->env);
             e->rdonly = 1;
         }
         if (mrc) {
             rc = icstr_fail(ICSTR_ERR_DB, "pool %s: open: %s", path, mdb_strerror(mrc));
+            free(e->path);
             free(e);
             e = NULL;
         } else {
@@ -94,11 +101,18 @@ void pool_env_release(pool_env *e) {
             }
         mdb_env_close(e->env);
         pthread_mutex_destroy(&e->lock);
+        free(e->path);
         free(e);
     }
     pthread_mutex_unlock(&registry_lock);
 }
 
 MDB_env *pool_env_mdb(const pool_env *e) { return e->env; }
-void pool_env_lock(pool_env *e) { pthread_mutex_lock(&e->lock); }
-void pool_env_unlock(pool_env *e) { pthread_mutex_unlock(&e->lock); }
+void pool_env_lock(pool_env *e) {
+    pthread_mutex_lock(&e->lock);
+    reading = e->path;
+}
+void pool_env_unlock(pool_env *e) {
+    reading = NULL;
+    pthread_mutex_unlock(&e->lock);
+}

@@ -2,6 +2,7 @@
  * Results go to stdout; logs and progress to stderr; exit 0 ok, 1 runtime failure, 2 usage. */
 #include "cli.h"
 #include "icstr_core.h"
+#include "icstr_pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "icstr: ICSTR_PRECISION must be auto, bf16 or fp32, not '%s'\n", getenv("ICSTR_PRECISION"));
         return 2;
     }
+    /* a damaged pool file ends in a message naming it, not a bare SIGSEGV (pool/pool_guard.c) */
+    icstr_pool_guard_faults();
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         print_usage(stdout);

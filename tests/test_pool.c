@@ -125,6 +125,12 @@ static void free_filled(icstr_pool_record *r) {
     free(r->image);
 }
 
+/* Rewrites a version 2 record's checksum after a deliberate change, so that the change reaches
+ * the checks behind the checksum. */
+static void fix_crc(unsigned char *b, size_t n) {
+    if (n >= 4) pool_put_u32(b + n - 4, pool_crc32c(0, b, n - 4));
+}
+
 static void test_record(void) {
     icstr_rng g;
     icstr_rng_seed(&g, 42);
@@ -133,9 +139,10 @@ static void test_record(void) {
     unsigned char *buf;
     size_t len;
     CHECK(icstr_pool_record_encode(&r, &buf, &len) == ICSTR_OK);
-    CHECK(len == 40 + 4 + strlen(r.label) + 4 + strlen(r.tag) + 4 * 5 * 4 + 8 + 37);
-    /* fields land where the layout says, little-endian */
-    CHECK(!memcmp(buf, "ICPR", 4) && buf[4] == 1 && buf[5] == 0);
+    CHECK(len == 40 + 4 + strlen(r.label) + 4 + strlen(r.tag) + 4 * 5 * 4 + 8 + 37 + 4);
+    /* fields land where the layout says, little-endian; version 2 ends with the CRC-32C */
+    CHECK(!memcmp(buf, "ICPR", 4) && buf[4] == 2 && buf[5] == 0);
+    CHECK(pool_get_u32(buf + len - 4) == pool_crc32c(0, buf, len - 4));
     CHECK(pool_get_u64(buf + 8) == r.id && pool_get_u32(buf + 32) == 3 && pool_get_u32(buf + 36) == 5);
     icstr_pool_record d;
     CHECK(icstr_pool_record_decode(buf, len, ICSTR_POOL_WANT_ALL, &d) == ICSTR_OK);
@@ -158,29 +165,39 @@ static void test_record(void) {
         free(c);
     }
     CHECK(ok);
-    /* a wrong image hash is noticed when the image is read */
+    /* a wrong image hash (behind a valid checksum) is noticed when the image is read */
     buf[24] ^= 1;
+    CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_FORMAT); /* the checksum */
+    fix_crc(buf, len);
     CHECK(icstr_pool_record_decode(buf, len, ICSTR_POOL_WANT_IMAGE, &d) == ICSTR_ERR_FORMAT);
     CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_OK);
     icstr_pool_record_free(&d);
     buf[24] ^= 1;
-    buf[4] = 2;
+    buf[4] = 3;
+    fix_crc(buf, len);
     CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_UNSUPPORTED);
-    buf[4] = 1;
+    buf[4] = 2;
+    fix_crc(buf, len);
     /* a non-finite float and a label with a NUL are refused */
     size_t emb_at = 40 + 4 + strlen(r.label) + 4 + strlen(r.tag);
     unsigned char save[4];
     memcpy(save, buf + emb_at, 4);
     pool_put_f32(buf + emb_at, NAN);
+    fix_crc(buf, len);
     CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_FORMAT);
+    CHECK(strstr(icstr_last_error(), "not finite") != NULL);
     memcpy(buf + emb_at, save, 4);
     buf[44] = 0;
+    fix_crc(buf, len);
     CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_ERR_FORMAT);
+    CHECK(strstr(icstr_last_error(), "UTF-8") != NULL);
     buf[44] = r.label[0];
+    fix_crc(buf, len);
     CHECK(icstr_pool_record_decode(buf, len, 0, &d) == ICSTR_OK);
     icstr_pool_record_free(&d);
 
-    /* fuzz: random byte changes, length fields set to extremes, trailing garbage */
+    /* fuzz: random byte changes, length fields set to extremes, trailing garbage; every other
+     * input gets its checksum rewritten so the changes reach the structural checks */
     int bad_rc = 0, decoded = 0;
     for (int it = 0; it < 3000; it++) {
         size_t n = len + (it % 7 == 0 ? icstr_rng_below(&g, 9) : 0);
@@ -196,6 +213,7 @@ static void test_record(void) {
             default: if (at + 4 <= n) pool_put_u32(c + at, icstr_rng_below(&g, 2) ? 0xffffffffu : (uint32_t)icstr_rng_below(&g, 64));
             }
         }
+        if (it % 2) fix_crc(c, n);
         int rc = icstr_pool_record_decode(c, n, (int)icstr_rng_below(&g, 8), &d);
         if (rc == ICSTR_OK) {
             decoded++;
