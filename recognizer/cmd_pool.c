@@ -4,6 +4,7 @@
  * Results to stdout, progress and per-crop warnings to stderr; exit 0 ok, 1 runtime failure
  * (or some crops refused), 2 usage. */
 #include "cli.h"
+#include "cli_args.h"
 #include "icstr_data.h"
 #include "icstr_pool.h"
 #include "json.h"
@@ -102,16 +103,6 @@ static int runtime_error(const char *sub, int rc) {
     return 1;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end || errno || v < lo || v > hi) return 0;
-    *out = (long)v;
-    return 1;
-}
-
 /* The options every subcommand shares, parsed in one place. */
 typedef struct {
     const char *sub;
@@ -166,12 +157,13 @@ static int parse_args(int argc, char **argv, int max_pos, int allow_ids, pool_ar
             a->data = argv[++i];
         } else if (!strcmp(s, "--tag") && more) {
             a->tag = argv[++i];
-        } else if (!strcmp(s, "--chunk") && more) {
-            if (!parse_long(argv[++i], 1, 100000, &a->chunk))
-                return usage_error(a->sub, "--chunk wants a number in [1, 100000], not '%s'", argv[i]);
-        } else if (!strcmp(s, "--threads") && more) {
-            if (!parse_long(argv[++i], 0, 1024, &a->threads))
-                return usage_error(a->sub, "--threads wants a number in [0, 1024], not '%s'", argv[i]);
+        } else if ((!strcmp(s, "--chunk") || !strcmp(s, "--threads")) && more) {
+            char cmd[64];
+            snprintf(cmd, sizeof cmd, "icstr pool %s", a->sub);
+            int chunk = !strcmp(s, "--chunk");
+            if (icstr_cli_long(cmd, s, argv[++i], chunk ? 1 : 0, chunk ? 100000 : 1024,
+                               chunk ? &a->chunk : &a->threads))
+                return 2;
         } else if (s[0] == '-' && s[1]) {
             return usage_error(a->sub, "unknown option or missing value: %s", s);
         } else if (!a->pool) {
