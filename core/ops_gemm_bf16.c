@@ -14,7 +14,6 @@ typedef void (*sbgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRA
                           blasint, blasint, float, const uint16_t *, blasint, const uint16_t *,
                           blasint, float, float *, blasint);
 
-
 enum { PATH_EMULATED, PATH_OPENBLAS, PATH_KERNEL };
 static int path;
 static sbgemm_fn openblas_sbgemm;
