@@ -20,8 +20,9 @@
 #include <sys/resource.h>
 
 static const char *usage =
-    "usage: icstr bench speed --data PATH [--model M] [--n N] [--warmup W] [--repeat R]\n"
-    "                         [--batch B] [--threads T] [--out DIR] [--name NAME] [--no-sgemm]\n"
+    "usage: icstr bench speed --data PATH [--model M] [--pool P [--shots N]] [--n N] [--warmup W]\n"
+    "                         [--repeat R] [--batch B] [--threads T] [--out DIR] [--name NAME]\n"
+    "                         [--no-sgemm]\n"
     "\n"
     "Times the model on the first N crops of PATH (any input icstr recognize takes), greedy\n"
     "decoding, decoded RGB in -> text out:\n"
@@ -34,9 +35,14 @@ static const char *usage =
     "                achieved FLOP/s over the FLOP/s of a 1536^3 cblas_sgemm on one thread (times\n"
     "                T for throughput); the count assumes a label of max_label characters, so on\n"
     "                shorter words the efficiency is somewhat over-stated\n"
+    "With --pool, the same latency and throughput again with each crop decoded in context: its N\n"
+    "most similar records of pool P retrieved (one matrix-vector product per query) and put in\n"
+    "front of it; the ratio of the in-context median latency to the plain one is printed.\n"
     "Prints a table and writes DIR/speed-NAME.json and DIR/speed-NAME.csv.\n"
     "\n"
     "  --model M     model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --pool P      also time in-context recognition with prompts from pool P\n"
+    "  --shots N     prompts per crop with --pool (default 2)\n"
     "  --n N         crops (default 200)\n"
     "  --warmup W    untimed crops first (default 20)\n"
     "  --repeat R    passes (default 3)\n"
@@ -51,10 +57,14 @@ static const char *usage =
     "or bf16 chooses (icstr --help).\n";
 
 typedef struct {
-    double load_ms, ms_median, ms_p95, ms_mean, crops_per_s, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all;
-    double loadavg;
-    long crops;
-    int threads, batch;
+    double ms_median, ms_p95, ms_mean, crops_per_s;
+} speed_numbers;
+
+typedef struct {
+    double load_ms, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all, loadavg;
+    speed_numbers plain, context; /* context: with --pool only */
+    long crops, pool_records;
+    int threads, batch, shots;
 } speed_result;
 
 static double sgemm_peak_gflops(void) {
@@ -114,13 +124,71 @@ static int load_crops(const char *data, long n, icstr_image **out, long *got) {
     return ICSTR_OK;
 }
 
-static int run(const char *model_path, const char *data, long n, long warmup, long repeat, long batch, long threads,
-               int sgemm, speed_result *r) {
+/* Puts crops [s, s + n) of imgs straight into the batch's model inputs, as decoded crops. */
+static int fill_batch(icstr_crop_batch *cb, const icstr_image *imgs, long s, int n) {
+    size_t img = (size_t)3 * cb->H * cb->W;
+    for (int i = 0; i < n; i++) {
+        int rc = icstr_image_to_input(&imgs[s + i], cb->H, cb->W, cb->images + (size_t)i * img);
+        if (rc) return rc;
+    }
+    cb->n_ok = n;
+    return ICSTR_OK;
+}
+
+/* One pass over the crops in batches of `batch`, preprocessing + recognition timed per batch
+ * into ms (may be NULL); *total_s the whole pass. */
+static int timed_pass(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs, long got, int batch, double *ms,
+                      double *total_s) {
+    icstr_decode_params dp = icstr_decode_default_params();
+    double t_pass = icstr_now_seconds();
+    for (long s = 0, k = 0; s < got; s += batch, k++) {
+        int nb = (int)(got - s < batch ? got - s : batch), rc;
+        double t = icstr_now_seconds();
+        if ((rc = fill_batch(cb, imgs, s, nb)) || (rc = icstr_crop_batch_recognize(cb, m, &dp))) return rc;
+        if (ms) ms[k] = 1e3 * (icstr_now_seconds() - t);
+    }
+    *total_s = icstr_now_seconds() - t_pass;
+    return ICSTR_OK;
+}
+
+/* Latency (one thread, batches of one) and throughput (T threads, batches of B) of the model
+ * with the batch's current pool setting. lat holds got * repeat doubles. */
+static int measure(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs, long got, long warmup, long repeat,
+                   long threads, double *lat, speed_numbers *out) {
+    double t;
+    int rc;
+    icstr_set_threads(1);
+    for (long w = 0; w < warmup; w += got)
+        if ((rc = timed_pass(cb, m, imgs, warmup - w < got ? warmup - w : got, 1, NULL, &t))) return rc;
+    double sum = 0.0;
+    for (long p = 0; p < repeat; p++) {
+        if ((rc = timed_pass(cb, m, imgs, got, 1, lat + p * got, &t))) return rc;
+        sum += t;
+    }
+    size_t nl = (size_t)(got * repeat);
+    out->ms_mean = 1e3 * sum / (double)nl;
+    out->ms_p95 = icstr_bench_quantile(lat, nl, 0.95);
+    out->ms_median = icstr_bench_quantile(lat, nl, 0.5);
+
+    icstr_set_threads((int)threads);
+    double pass[64];
+    long np = repeat < 64 ? repeat : 64;
+    for (long p = -1; p < np; p++) { /* pass -1 warms the threads and the batch-sized buffers up */
+        if ((rc = timed_pass(cb, m, imgs, got, cb->cap, NULL, &t))) return rc;
+        if (p >= 0) pass[p] = t;
+    }
+    out->crops_per_s = (double)got / icstr_bench_quantile(pass, (size_t)np, 0.5);
+    return ICSTR_OK;
+}
+
+static int run(const char *model_path, const char *data, const char *pool_path, long shots, long n, long warmup,
+               long repeat, long batch, long threads, int sgemm, speed_result *r) {
     icstr_image *imgs = NULL;
     long got = 0;
     icstr_model *m = NULL;
-    float *x = NULL, *conf = NULL;
-    char **texts = NULL;
+    icstr_pool *pool = NULL;
+    icstr_crop_batch cb;
+    memset(&cb, 0, sizeof cb);
     double *lat = NULL;
     int rc = load_crops(data, n, &imgs, &got);
     if (rc) return rc;
@@ -132,66 +200,27 @@ static int run(const char *model_path, const char *data, long n, long warmup, lo
     }
     r->load_ms = 1e3 * (icstr_now_seconds() - t0);
     const icstr_model_config *mc = icstr_model_get_config(m);
-    size_t img = (size_t)3 * mc->img_h * mc->img_w;
     double fwd = 0.0;
     if ((rc = icstr_model_flops(mc, &fwd, NULL))) goto out;
     r->gflop = fwd * 1e-9;
-    x = icstr_alloc((size_t)batch * img, sizeof(float));
-    conf = calloc((size_t)batch, sizeof *conf);
-    texts = calloc((size_t)batch, sizeof *texts);
-    lat = calloc((size_t)(got * repeat), sizeof *lat);
-    if (!x || !conf || !texts || !lat) {
+    if (pool_path && (rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool))) goto out;
+    if ((rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w))) goto out;
+    if (!(lat = calloc((size_t)(got * repeat), sizeof *lat))) {
         rc = icstr_fail(ICSTR_ERR_NOMEM, "speed buffers");
         goto out;
     }
-    for (long i = 0; i < batch; i++)
-        if (!(texts[i] = malloc(ICSTR_TEXT_CAP))) {
-            rc = icstr_fail(ICSTR_ERR_NOMEM, "speed buffers");
-            goto out;
-        }
-    icstr_decode_params dp = icstr_decode_default_params();
-
-    /* Latency: one thread, one crop at a time. */
     icstr_set_threads(1);
     r->sgemm_gflops = sgemm ? sgemm_peak_gflops() : 0.0;
-    for (long i = 0; i < warmup; i++) {
-        if ((rc = icstr_image_to_input(&imgs[i % got], mc->img_h, mc->img_w, x)) ||
-            (rc = icstr_model_recognize(m, x, 1, &dp, texts, ICSTR_TEXT_CAP, conf)))
+    if ((rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->plain))) goto out;
+    if (pool) {
+        r->pool_records = icstr_pool_search_count(pool);
+        if ((rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots)) ||
+            (rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->context)))
             goto out;
+        r->shots = (int)shots;
     }
-    double sum = 0.0;
-    long nl = 0;
-    for (long p = 0; p < repeat; p++)
-        for (long i = 0; i < got; i++) {
-            double t = icstr_now_seconds();
-            if ((rc = icstr_image_to_input(&imgs[i], mc->img_h, mc->img_w, x)) ||
-                (rc = icstr_model_recognize(m, x, 1, &dp, texts, ICSTR_TEXT_CAP, conf)))
-                goto out;
-            lat[nl] = 1e3 * (icstr_now_seconds() - t);
-            sum += lat[nl++];
-        }
-    r->ms_mean = sum / (double)nl;
-    r->ms_p95 = icstr_bench_quantile(lat, (size_t)nl, 0.95);
-    r->ms_median = icstr_bench_quantile(lat, (size_t)nl, 0.5);
-
-    /* Throughput: all threads, batched. */
-    icstr_set_threads((int)threads);
     r->threads = icstr_get_threads();
     r->batch = (int)batch;
-    double pass[64];
-    long np = repeat < 64 ? repeat : 64;
-    for (long p = -1; p < np; p++) { /* pass -1 warms the threads and the batch-sized buffers up */
-        double t = icstr_now_seconds();
-        for (long s = 0; s < got; s += batch) {
-            int nb = (int)(got - s < batch ? got - s : batch);
-            for (int i = 0; i < nb; i++)
-                if ((rc = icstr_image_to_input(&imgs[s + i], mc->img_h, mc->img_w, x + (size_t)i * img))) goto out;
-            if ((rc = icstr_model_recognize(m, x, nb, &dp, texts, ICSTR_TEXT_CAP, conf))) goto out;
-        }
-        if (p >= 0) pass[p] = icstr_now_seconds() - t;
-    }
-    double med = icstr_bench_quantile(pass, (size_t)np, 0.5);
-    r->crops_per_s = (double)got / med;
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -199,15 +228,13 @@ static int run(const char *model_path, const char *data, long n, long warmup, lo
     double la[1] = {0.0};
     r->loadavg = getloadavg(la, 1) == 1 ? la[0] : -1.0;
     if (r->sgemm_gflops > 0) {
-        r->eff_1t = fwd / (r->ms_median * 1e-3) * 1e-9 / r->sgemm_gflops;
-        r->eff_all = fwd * r->crops_per_s * 1e-9 / (r->sgemm_gflops * r->threads);
+        r->eff_1t = fwd / (r->plain.ms_median * 1e-3) * 1e-9 / r->sgemm_gflops;
+        r->eff_all = fwd * r->plain.crops_per_s * 1e-9 / (r->sgemm_gflops * r->threads);
     }
 out:
-    for (long i = 0; texts && i < batch; i++) free(texts[i]);
-    free(texts);
-    free(conf);
     free(lat);
-    icstr_free(x);
+    icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
     icstr_model_free(m);
     for (long i = 0; i < got; i++) icstr_image_free(&imgs[i]);
     free(imgs);
@@ -234,26 +261,35 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
             ", \"crops\": %ld, \"load_ms\": %.3f, \"ms_median_1t\": %.4f, \"ms_p95_1t\": %.4f, "
             "\"ms_mean_1t\": %.4f, \"crops_per_s\": %.2f, \"threads\": %d, \"batch\": %d, "
             "\"peak_rss_mib\": %.1f, \"gflop_per_crop\": %.5f, \"sgemm_gflops_1t\": %.2f, "
-            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f, \"precision\": \"%s\"}\n",
-            r->crops, r->load_ms, r->ms_median, r->ms_p95, r->ms_mean, r->crops_per_s, r->threads, r->batch,
-            r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg, precision());
+            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f, \"precision\": \"%s\"",
+            r->crops, r->load_ms, r->plain.ms_median, r->plain.ms_p95, r->plain.ms_mean, r->plain.crops_per_s,
+            r->threads, r->batch, r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg,
+            precision());
+    if (r->shots)
+        fprintf(f,
+                ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
+                "\"context_ms_p95_1t\": %.4f, \"context_ms_mean_1t\": %.4f, \"context_crops_per_s\": %.2f, "
+                "\"context_cost_ratio\": %.3f",
+                r->pool_records, r->shots, r->context.ms_median, r->context.ms_p95, r->context.ms_mean,
+                r->context.crops_per_s, r->context.ms_median / r->plain.ms_median);
+    fprintf(f, "}\n");
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
     if (!(f = fopen(path, "w"))) return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
     fprintf(f, "system,crops,load_ms,ms_median_1t,ms_p95_1t,ms_mean_1t,crops_per_s,threads,batch,peak_rss_mib,"
                "gflop_per_crop,sgemm_gflops_1t,efficiency_1t,efficiency_all,loadavg\n");
     fprintf(f, "%s,%ld,%.3f,%.4f,%.4f,%.4f,%.2f,%d,%d,%.1f,%.5f,%.2f,%.4f,%.4f,%.2f\n", name, r->crops, r->load_ms,
-            r->ms_median, r->ms_p95, r->ms_mean, r->crops_per_s, r->threads, r->batch, r->rss_mib, r->gflop,
-            r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg);
+            r->plain.ms_median, r->plain.ms_p95, r->plain.ms_mean, r->plain.crops_per_s, r->threads, r->batch,
+            r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg);
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     return ICSTR_OK;
 }
 
 int icstr_bench_speed(int argc, char **argv) {
     const char *model_path = icstr_model_default_path(), *data = NULL, *out_dir = ICSTR_BENCH_DEFAULT_OUT;
-    const char *name = "icstr";
-    long n = 200, warmup = 20, repeat = 3, batch = 64, threads = 0;
-    int sgemm = 1;
+    const char *name = "icstr", *pool_path = NULL;
+    long shots = 2, n = 200, warmup = 20, repeat = 3, batch = 64, threads = 0;
+    int sgemm = 1, shots_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc, bad = 0;
@@ -266,6 +302,11 @@ int icstr_bench_speed(int argc, char **argv) {
             data = argv[++i];
         } else if (!strcmp(a, "--model") && more) {
             model_path = argv[++i];
+        } else if (!strcmp(a, "--pool") && more) {
+            pool_path = argv[++i];
+        } else if (!strcmp(a, "--shots") && more) {
+            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 1, 1024, &shots);
+            shots_given = 1;
         } else if (!strcmp(a, "--out") && more) {
             out_dir = argv[++i];
         } else if (!strcmp(a, "--name") && more) {
@@ -294,10 +335,14 @@ int icstr_bench_speed(int argc, char **argv) {
         fprintf(stderr, "icstr bench speed: --data is required\n\n%s", usage);
         return 2;
     }
+    if (shots_given && !pool_path) {
+        fprintf(stderr, "icstr bench speed: --shots needs --pool\n");
+        return 2;
+    }
     speed_result r;
     memset(&r, 0, sizeof r);
     int rc = icstr_bench_mkdir_p(out_dir);
-    if (!rc) rc = run(model_path, data, n, warmup, repeat, batch, threads, sgemm, &r);
+    if (!rc) rc = run(model_path, data, pool_path, shots, n, warmup, repeat, batch, threads, sgemm, &r);
     if (!rc) rc = write_outputs(out_dir, name, model_path, data, &r);
     if (rc) {
         fprintf(stderr, "icstr bench speed: %s\n", icstr_last_error());
@@ -307,9 +352,15 @@ int icstr_bench_speed(int argc, char **argv) {
     printf("crops             %ld from %s\n", r.crops, data);
     printf("precision         %s matrix products (ICSTR_PRECISION)\n", precision());
     printf("load              %.1f ms\n", r.load_ms);
-    printf("latency, 1 thread %.3f ms median, %.3f ms p95, %.3f ms mean per crop\n", r.ms_median, r.ms_p95,
-           r.ms_mean);
-    printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.crops_per_s, r.threads, r.batch);
+    printf("latency, 1 thread %.3f ms median, %.3f ms p95, %.3f ms mean per crop\n", r.plain.ms_median,
+           r.plain.ms_p95, r.plain.ms_mean);
+    printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
+    if (r.shots) {
+        printf("in-context        %d shots from a pool of %ld records (%s)\n", r.shots, r.pool_records, pool_path);
+        printf("  latency         %.3f ms median, %.3f ms p95, %.3f ms mean per crop: %.2fx plain (medians)\n",
+               r.context.ms_median, r.context.ms_p95, r.context.ms_mean, r.context.ms_median / r.plain.ms_median);
+        printf("  throughput      %.1f crops/s on %d threads, batch %d\n", r.context.crops_per_s, r.threads, r.batch);
+    }
     printf("peak memory       %.1f MiB resident\n", r.rss_mib);
     printf("FLOPs             %.4f GFLOP per crop\n", r.gflop);
     if (r.sgemm_gflops > 0) {

@@ -240,6 +240,26 @@ static void test_speed(const char *model) {
     char *csv = slurp("%s/out/speed-icstr.csv", T);
     CHECK(count_lines(csv) == 2);
     free(csv);
+
+    /* in context: the same timings again with prompts from a pool of the 8 synthetic crops */
+    CHECK(sh("'%s/icstr' pool create '%s/speed-pool' --model '%s' > /dev/null && "
+             "'%s/icstr' pool add '%s/speed-pool' --data '%s/synth.lmdb' > /dev/null 2>&1",
+             B, T, model, B, T, T) == 0);
+    CHECK(sh("'%s/icstr' bench speed --data '%s/synth.lmdb' --model '%s' --pool '%s/speed-pool' --shots 1 --n 4 "
+             "--warmup 1 --repeat 2 --batch 3 --threads 1 --no-sgemm --out '%s/out-pool' > '%s/speed-pool.txt' "
+             "2>/dev/null",
+             B, T, model, T, T, T) == 0);
+    js = slurp("%s/out-pool/speed-icstr.json", T);
+    CHECK(js && strstr(js, "\"pool_records\": 8, \"shots\": 1,"));
+    const char *ctx_keys[] = {"\"context_ms_median_1t\": ", "\"context_crops_per_s\": ", "\"context_cost_ratio\": "};
+    for (size_t k = 0; js && k < sizeof ctx_keys / sizeof *ctx_keys; k++) {
+        const char *p = strstr(js, ctx_keys[k]);
+        CHECK_MSG(p && atof(p + strlen(ctx_keys[k])) > 0, "%s", ctx_keys[k]);
+    }
+    free(js);
+    char *txt = slurp("%s/speed-pool.txt", T);
+    CHECK(txt && strstr(txt, "in-context        1 shots from a pool of 8 records"));
+    free(txt);
 }
 
 static void test_peers(void) {
@@ -331,6 +351,7 @@ static void test_usage(void) {
     CHECK(sh("'%s/icstr' bench peers --data x > /dev/null 2>&1", B) == 2);
     CHECK(sh("'%s/icstr' bench peers --data x --peer 'a,b=cat' > /dev/null 2>&1", B) == 2);
     CHECK(sh("'%s/icstr' bench speed --data x --n 0 > /dev/null 2>&1", B) == 2);
+    CHECK(sh("'%s/icstr' bench speed --data x --shots 2 > /dev/null 2>&1", B) == 2);
     CHECK(sh("'%s/icstr' bench accuracy --data '%s/gt' --model '%s/none.safetensors' --out '%s/o2' > /dev/null 2>&1", B,
              T, T, T) == 1);
     CHECK(sh("'%s/icstr' bench report '%s/empty-dir-missing' > /dev/null 2>&1", B, T) == 1);
