@@ -58,6 +58,14 @@ void icstr_train_context_free(icstr_train_data *td);
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
                                  char *labels, int label_cap);
 
+/* A caption crop (caption episodes of train_context.c): the word with the caption, scaled to
+ * `scale` of the word's height (narrowed to fit its width), above or below it, `shift` in [0, 1]
+ * placing it from the left edge to the right one, on the colour of the word's edge row that
+ * touches it. The word's pixels are copied unchanged at (0, caption height) when above, else at
+ * (0, 0). Errors: ICSTR_ERR_NOMEM. */
+int icstr_train_caption_compose(const icstr_render_crop *word, const icstr_render_crop *caption, int above,
+                                float scale, float shift, icstr_image *out);
+
 /* Checkpoints (train_checkpoint.c): out_dir/checkpoint.safetensors holds the weights, the AdamW
  * moments, the step and adam_step (steps since the moments started: AdamW's bias correction);
  * out_dir/model.safetensors the weights alone in half precision, with the same two numbers.

@@ -33,8 +33,50 @@ static int make_lmdb(const char *path, int n) {
     return icstr_str_writer_close(w);
 }
 
+/* A caption crop: the word's pixels unchanged, the caption scaled beside them on the edge colour. */
+static void test_caption_compose(void) {
+    icstr_render_crop word = {0}, caption = {0};
+    word.w = 40, word.h = 10, caption.w = 30, caption.h = 10;
+    word.rgb = malloc(40 * 10 * 3);
+    caption.rgb = malloc(30 * 10 * 3);
+    for (int i = 0; i < 40 * 10 * 3; i++) word.rgb[i] = (unsigned char)(i % 7 == 0 ? 200 : 50 + i % 3);
+    memset(caption.rgb, 255, 30 * 10 * 3);
+    icstr_image out = {0, 0, NULL};
+    /* above, half the word's height: a 15 x 5 caption at x = shift * (40 - 15) = 10 */
+    CHECK(icstr_train_caption_compose(&word, &caption, 1, 0.5f, 0.4f, &out) == ICSTR_OK);
+    CHECK(out.w == 40 && out.h == 15);
+    if (out.rgb && out.w == 40 && out.h == 15) {
+        CHECK(!memcmp(out.rgb + 5 * 40 * 3, word.rgb, 40 * 10 * 3));
+        unsigned long sum[3] = {0, 0, 0};
+        for (int x = 0; x < 40; x++)
+            for (int c = 0; c < 3; c++) sum[c] += word.rgb[x * 3 + c];
+        int bg_ok = 1, caption_ok = 1;
+        for (int y = 0; y < 5; y++)
+            for (int x = 0; x < 40; x++)
+                for (int c = 0; c < 3; c++) {
+                    unsigned char v = out.rgb[(y * 40 + x) * 3 + c];
+                    if (x >= 10 && x < 25) caption_ok &= v == 255;
+                    else bg_ok &= v == (unsigned char)(sum[c] / 40);
+                }
+        CHECK(bg_ok && caption_ok);
+    }
+    icstr_image_free(&out);
+    /* below, and a caption too wide for the word is narrowed to the word's width */
+    caption.w = 200;
+    free(caption.rgb);
+    caption.rgb = malloc(200 * 10 * 3);
+    memset(caption.rgb, 0, 200 * 10 * 3);
+    CHECK(icstr_train_caption_compose(&word, &caption, 0, 0.5f, 1.0f, &out) == ICSTR_OK);
+    CHECK(out.w == 40 && out.h == 14); /* 40 wide -> 2 high, raised to the 4-pixel minimum */
+    if (out.rgb && out.w == 40 && out.h == 14) CHECK(!memcmp(out.rgb, word.rgb, 40 * 10 * 3));
+    icstr_image_free(&out);
+    free(word.rgb);
+    free(caption.rgb);
+}
+
 int main(void) {
     icstr_log_set_level(ICSTR_LOG_WARN);
+    test_caption_compose();
     if (!mkdtemp(tmpdir)) return 1;
     icstr_model_config mc = icstr_model_default_config();
     mc.img_h = 16;
