@@ -49,10 +49,24 @@ icstr_render_params icstr_render_default_params(void) {
 
 /* ---- text for a face ---- */
 
+/* A text that follows o->pattern (icstr_render_opts). */
+static void text_from_pattern(const char *pattern, icstr_rng *r, char *out) {
+    int n = 0;
+    for (const char *p = pattern; *p && n < ICSTR_RENDER_MAX_LEN; p++) {
+        char c = *p;
+        if (c == 'A') c = (char)('A' + icstr_rng_below(r, 26));
+        else if (c == 'a') c = (char)('a' + icstr_rng_below(r, 26));
+        else if (c == '9') c = (char)('0' + icstr_rng_below(r, 10));
+        out[n++] = c < 32 || c > 126 ? '?' : c;
+    }
+    out[n] = 0;
+}
+
 static void text_for_face(const icstr_renderer *R, const render_style *s, const icstr_face *f, icstr_rng *r,
                           const icstr_render_opts *o, char *out) {
     for (int t = 0; t < 16; t++) {
-        icstr_words_generate(R->words, r, s->kind, s->casemode, R->p.p_upper, o->min_len, o->max_len, out);
+        if (o->pattern && *o->pattern) text_from_pattern(o->pattern, r, out);
+        else icstr_words_generate(R->words, r, s->kind, s->casemode, R->p.p_upper, o->min_len, o->max_len, out);
         if (f->caps_only)
             for (char *p = out; *p; p++)
                 if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
@@ -103,7 +117,7 @@ void icstr_render_free(icstr_renderer *r) {
 }
 
 icstr_render_opts icstr_render_default_opts(const icstr_renderer *r) {
-    icstr_render_opts o = {1, ICSTR_RENDER_MAX_LEN, 1.0f};
+    icstr_render_opts o = {1, ICSTR_RENDER_MAX_LEN, 1.0f, NULL};
     if (r) {
         o.min_len = r->p.min_len;
         o.max_len = r->p.max_len;

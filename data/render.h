@@ -75,6 +75,11 @@ icstr_render_params icstr_render_default_params(void);
 typedef struct {
     int min_len, max_len; /* 1 <= min_len <= max_len <= ICSTR_RENDER_MAX_LEN */
     float difficulty; /* clamped to [0, 1] */
+    /* NULL: words as the style picks them. Else every text follows this pattern (its length
+     * replaces min_len/max_len, at most ICSTR_RENDER_MAX_LEN): 'A' a capital letter, 'a' a
+     * lower-case one, '9' a digit, anything else itself. A face without lower case renders
+     * 'a' as capitals. An episode rendered with one pattern is one format (plates, prices). */
+    const char *pattern;
 } icstr_render_opts;
 
 typedef struct {

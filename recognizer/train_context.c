@@ -1,7 +1,8 @@
 /* In-context training sequences (DESIGN.md, training stage 2): k-1 labelled prompts, then a query,
  * built so that the prompts help:
  *   episodes   k words rendered in one style (font, colours, background, distortion), as crops
- *              of one domain would be;
+ *              of one domain would be; some follow one format (letters and digits in a fixed
+ *              order, as plates and prices do), so the prompts settle a 0 against an O;
  *   captions   an episode whose crops all carry the same small caption above or below the word
  *              (another word in another style, as a plate carries its state's name); the labels
  *              are the words alone, so only the prompts say that the caption is not read;
@@ -116,10 +117,27 @@ static int sub_label(char *dst, int cap, const char *label, int from, int to) {
     return 1;
 }
 
+/* An episode's format, some of the time (else NULL): 3-9 letters and digits in a fixed order,
+ * sometimes with one separator, as an icstr_render_opts pattern. */
+static const char *maybe_pattern(icstr_rng *r, char *buf) {
+    if (icstr_rng_uniform(r) >= 0.4f) return NULL;
+    int n = 3 + (int)icstr_rng_below(r, 7), lower = icstr_rng_uniform(r) < 0.2f, at = 0;
+    float p_digit = icstr_rng_range(r, 0.2f, 0.8f);
+    int sep = n >= 5 && icstr_rng_uniform(r) < 0.35f ? 2 + (int)icstr_rng_below(r, (uint32_t)(n - 3)) : -1;
+    for (int i = 0; i < n; i++) {
+        if (i == sep) buf[at++] = " -.:/"[icstr_rng_below(r, 5)];
+        buf[at++] = icstr_rng_uniform(r) < p_digit ? '9' : lower ? 'a' : 'A';
+    }
+    buf[at] = 0;
+    return buf;
+}
+
 static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
     const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
     icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
+    char pattern[16];
+    o.pattern = maybe_pattern(r, pattern);
     int rc = icstr_render_episode_opts(rr, icstr_rng_u64(r), 0, k, &o, crops);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
@@ -168,9 +186,12 @@ static int seq_caption(icstr_train_data *td, icstr_rng *r, long step, int k, flo
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS], caption;
     const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
     icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
+    char pattern[16];
+    o.pattern = maybe_pattern(r, pattern);
     int rc = icstr_render_episode_opts(rr, icstr_rng_u64(r), 0, k, &o, crops);
     if (rc) return rc;
     icstr_render_opts oc = o;
+    oc.pattern = NULL;
     oc.min_len = 3;
     oc.max_len = 14;
     if ((rc = icstr_render_sample_opts(rr, icstr_rng_u64(r), 0, &oc, &caption))) return rc;

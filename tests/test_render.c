@@ -230,6 +230,22 @@ static void test_episodes(const icstr_renderer *r) {
     }
     CHECK_MSG(distinct_total >= 30 * K - 3, "only %d distinct words in %d", distinct_total, 30 * K);
     CHECK(fonts_differ >= 25);
+    /* an episode with a pattern: every label follows it (lower case may come out as capitals on a
+     * caps-only face), and the labels still differ */
+    icstr_render_opts o = icstr_render_default_opts(r);
+    o.pattern = "A9-9a";
+    int follows = 1, same = 0;
+    for (uint64_t e = 0; e < 20; e++) {
+        CHECK(icstr_render_episode_opts(r, 23, e, K, &o, ep) == ICSTR_OK);
+        for (int k = 0; k < K; k++) {
+            const char *l = ep[k].label;
+            follows &= strlen(l) == 5 && l[0] >= 'A' && l[0] <= 'Z' && l[1] >= '0' && l[1] <= '9' && l[2] == '-' &&
+                       l[3] >= '0' && l[3] <= '9' && ((l[4] >= 'a' && l[4] <= 'z') || (l[4] >= 'A' && l[4] <= 'Z'));
+            same += k > 0 && !strcmp(l, ep[0].label);
+        }
+    }
+    CHECK_MSG(follows, "a label does not follow the pattern A9-9a");
+    CHECK(same <= 2);
     CHECK(icstr_render_episode(r, 1, 1, 0, ep) == ICSTR_ERR_ARG);
     CHECK(icstr_render_episode(r, 1, 1, ICSTR_RENDER_MAX_EPISODE + 1, ep) == ICSTR_ERR_ARG);
     for (int k = 0; k < K; k++) icstr_render_crop_free(&ep[k]);
