@@ -28,7 +28,7 @@ static const char *usage =
     "  DIR/errors-SET.png           with --errors: the misread crops (standard protocol) as the\n"
     "                               model sees them, truth in black, prediction in red\n"
     "\n"
-    "  --model M            model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --model M            model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
     "  --out DIR            results folder (default " ICSTR_BENCH_DEFAULT_OUT ")\n"
     "  --name NAME          system name in the results (default icstr)\n"
     "  --errors             write the contact sheets of misreads\n"

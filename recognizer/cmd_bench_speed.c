@@ -40,7 +40,7 @@ static const char *usage =
     "front of it; the ratio of the in-context median latency to the plain one is printed.\n"
     "Prints a table and writes DIR/speed-NAME.json and DIR/speed-NAME.csv.\n"
     "\n"
-    "  --model M     model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --model M     model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
     "  --pool P      also time in-context recognition with prompts from pool P\n"
     "  --shots N     prompts per crop with --pool (default 2)\n"
     "  --n N         crops (default 200)\n"

@@ -21,7 +21,7 @@ static const char *usage =
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
     "  --data PATH          the labelled set (required)\n"
-    "  --model M            model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --model M            model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
     "  --protocol P         standard (lower-case, [a-z0-9], skip empty or > 25; the default) or\n"
     "                       cased (the 94 printable ASCII characters and space, case-sensitive)\n"
     "  --json               print the summary as one JSON object on the last line of stdout:\n"

@@ -42,7 +42,7 @@ static const char *sub_usage(const char *sub) {
     if (!strcmp(sub, "create"))
         return "usage: icstr pool create P [--model M]\n\n"
                "Creates an empty pool in directory P (made if missing) for model M (default: $ICSTR_MODEL\n"
-               "or models/icstr-base.safetensors). Its embeddings only work with that model.\n";
+               "or " ICSTR_DEFAULT_MODEL "). Its embeddings only work with that model.\n";
     if (!strcmp(sub, "add"))
         return "usage: icstr pool add P IMAGE LABEL [--tag T] [--model M]\n"
                "       icstr pool add P --data SET [--tag T] [--model M] [--chunk N] [--threads N]\n\n"

@@ -20,7 +20,7 @@ static const char *usage =
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
     "standard input, one per line.\n"
     "\n"
-    "  --model M     model file (default: $ICSTR_MODEL or models/icstr-base.safetensors)\n"
+    "  --model M     model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
     "  --pool P      in-context: put each crop's most similar labelled crops from the prompt\n"
     "                pool P (icstr pool) in front of it, the most similar nearest\n"
     "  --shots N     prompts per crop with --pool (default 2, at most the model's max_prompts)\n"

@@ -73,5 +73,5 @@ int icstr_model_load(const char *path, int with_train, icstr_model **out) {
 
 const char *icstr_model_default_path(void) {
     const char *env = getenv("ICSTR_MODEL");
-    return env && *env ? env : ICSTR_SOURCE_DIR "/models/icstr-base.safetensors";
+    return env && *env ? env : ICSTR_SOURCE_DIR "/" ICSTR_DEFAULT_MODEL;
 }

@@ -18,8 +18,11 @@ int icstr_model_save(const icstr_model *m, const char *path, int dtype, const ch
  * ICSTR_ERR_FORMAT (bad config metadata), ICSTR_ERR_MISMATCH (tensors missing or misshapen). */
 int icstr_model_load(const char *path, int with_train, icstr_model **out);
 
+/* The shipped model, relative to the source tree (help texts print this name). */
+#define ICSTR_DEFAULT_MODEL "models/icstr-base.safetensors"
+
 /* The model `icstr recognize` uses when --model is not given: $ICSTR_MODEL, else
- * models/icstr-base.safetensors in the source tree. */
+ * ICSTR_DEFAULT_MODEL in the source tree. */
 const char *icstr_model_default_path(void);
 
 #ifdef __cplusplus
