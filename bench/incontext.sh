@@ -17,7 +17,7 @@ model=models/icstr-base.safetensors
 out=bench-results/incontext
 sizes="10 25 50 100"
 shots="1 2 4"
-limit=""
+limit=()
 data=../shared/data/domains
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --sizes) sizes=$2; shift 2 ;;
     --shots) shots=$2; shift 2 ;;
-    --limit) limit="--limit $2"; shift 2 ;;
+    --limit) limit=(--limit "$2"); shift 2 ;;
     --data) data=$2; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "incontext.sh: unknown argument $1" >&2; exit 2 ;;
@@ -52,12 +52,7 @@ split_domain() { # domain -> $out/<domain>-pool.txt (candidates, in pool order),
   esac
 }
 
-score() { # test-list [pool] [shots] -> "n accuracy one_minus_ned"
-  local extra=()
-  [ -n "${2:-}" ] && extra=(--pool "$2" --shots "$3")
-  "$ICSTR" eval --model "$model" --data "$1" --json $limit "${extra[@]}" 2>/dev/null | tail -n 1 |
-    sed -E 's/.*"n": ([0-9]+).*"accuracy": ([0-9.]+), "one_minus_ned": ([0-9.]+).*/\1 \2 \3/'
-}
+. bench/score_lib.sh
 
 csv="$out/incontext.csv"
 echo "domain,pool_size,shots,n,accuracy,one_minus_ned" > "$csv"

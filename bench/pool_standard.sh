@@ -30,12 +30,7 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$out"
 
-score() { # set [pool shots] -> "n accuracy one_minus_ned"
-  local extra=()
-  [ -n "${2:-}" ] && extra=(--pool "$2" --shots "$3")
-  "$ICSTR" eval --model "$model" --data "$1" --json "${limit[@]}" "${extra[@]}" 2>/dev/null | tail -n 1 |
-    sed -E 's/.*"n": ([0-9]+).*"accuracy": ([0-9.]+), "one_minus_ned": ([0-9.]+).*/\1 \2 \3/'
-}
+. bench/score_lib.sh
 
 csv="$out/pool_standard.csv"
 echo "set,pool,pool_records,shots,n,accuracy,one_minus_ned" > "$csv"

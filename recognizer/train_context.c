@@ -9,8 +9,9 @@
  *   split      Split-and-Transform: a rendered word cut at a character boundary into labelled
  *              sub-crops, plus recoloured copies that keep the label; the query is the word;
  *   neighbours a real train crop with its nearest other train crops by the model's own
- *              embedding (the way the pool retrieves), sometimes with a differently augmented
- *              copy of the query itself as the nearest prompt (the hard-sample loop).
+ *              embedding (the way the pool retrieves), half the time with the query itself as
+ *              the nearest prompt (the hard-sample loop: the same input, or another augmentation
+ *              with the query partly covered).
  * Prompts are ordered most similar last, as the pool orders them. */
 #include "train_internal.h"
 
@@ -255,21 +256,39 @@ static int seq_split(icstr_train_data *td, icstr_rng *r, long step, int k, float
     return ICSTR_OK;
 }
 
+/* Covers a random vertical band (15-35% of the width) of a model input with one flat colour. */
+static void occlude(float *chw, int H, int W, icstr_rng *r) {
+    int bw = (int)lroundf((float)W * icstr_rng_range(r, 0.15f, 0.35f));
+    int x0 = (int)icstr_rng_below(r, (uint32_t)(W - bw + 1));
+    for (int c = 0; c < 3; c++) {
+        float v = icstr_rng_range(r, -1.0f, 1.0f);
+        for (int y = 0; y < H; y++)
+            for (int x = x0; x < x0 + bw; x++) chw[((size_t)c * H + y) * W + x] = v;
+    }
+}
+
+/* A real crop and its nearest train crops. Half the time the nearest prompt is the query itself
+ * (the hard-sample loop): then either the very same input, as a pool holding the crop gives it,
+ * or another augmentation of it, with the query partly covered half the time, so that reading
+ * it needs the prompt's label. */
 static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw, char *labels, int cap) {
-    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
+    const icstr_model_config *mc = &td->mc;
+    size_t img = (size_t)3 * mc->img_h * mc->img_w;
     long qi = td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train];
-    int q = k - 1, self_copy = icstr_rng_uniform(r) < 0.25f;
+    int q = k - 1, self_copy = icstr_rng_uniform(r) < 0.5f, identical = self_copy && icstr_rng_uniform(r) < 0.5f;
     const long *nb = td->neighbours[qi];
-    for (int c = 0; c < q; c++) {
+    float *query = chw + (size_t)q * img;
+    int rc = icstr_train_augment_real(&td->crops[qi].img, r, mc, query);
+    if (!rc) rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, td->crops[qi].label);
+    for (int c = 0; c < q && !rc; c++) {
         /* prompt c is neighbour q-1-c: the most similar lands nearest the query */
         int rank = q - 1 - c;
         long src = self_copy && rank == 0 ? qi : nb[rank < ICSTR_TRAIN_NEIGHBOURS ? rank : ICSTR_TRAIN_NEIGHBOURS - 1];
-        int rc = icstr_train_augment_real(&td->crops[src].img, r, &td->mc, chw + (size_t)c * img);
+        if (identical && rank == 0) memcpy(chw + (size_t)c * img, query, img * sizeof(float));
+        else rc = icstr_train_augment_real(&td->crops[src].img, r, mc, chw + (size_t)c * img);
         if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, td->crops[src].label);
-        if (rc) return rc;
     }
-    int rc = icstr_train_augment_real(&td->crops[qi].img, r, &td->mc, chw + (size_t)q * img);
-    if (!rc) rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, td->crops[qi].label);
+    if (!rc && self_copy && !identical && icstr_rng_uniform(r) < 0.5f) occlude(query, mc->img_h, mc->img_w, r);
     return rc;
 }
 

@@ -147,7 +147,7 @@ int main(void) {
     icstr_train_batch a, b;
     CHECK(icstr_train_batch_alloc(&a, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
     CHECK(icstr_train_batch_alloc(&b, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
-    int with_prompts = 0, plain = 0, counts_ok = 1, same = 1, split_seen = 0;
+    int with_prompts = 0, plain = 0, counts_ok = 1, same = 1, split_seen = 0, identical_seen = 0;
     for (long step = 0; step < 6; step++) {
         CHECK_MSG(icstr_train_batch_fill(&a, td, m, step) == ICSTR_OK, "%s", icstr_last_error());
         CHECK(icstr_train_batch_fill(&b, td, m, step) == ICSTR_OK);
@@ -166,12 +166,20 @@ int main(void) {
                 const char *last = a.labels + (size_t)(a.first[s] + k - 2) * ICSTR_LABEL_CAP;
                 if (!strcmp(last, query) && strcmp(p0, query) && strstr(query, p0)) split_seen++;
             }
+            /* the hard-sample loop: the nearest prompt is the query's very input, label and all */
+            if (k >= 2) {
+                int last = a.first[s] + k - 2;
+                identical_seen += !memcmp(a.images + (size_t)last * a.img, a.images + (size_t)(last + 1) * a.img,
+                                          a.img * sizeof(float)) &&
+                                  !strcmp(a.labels + (size_t)last * ICSTR_LABEL_CAP, query);
+            }
         }
     }
     CHECK(same);
     CHECK(counts_ok);
     CHECK_MSG(with_prompts > 60 && plain > 10, "%d with prompts, %d plain", with_prompts, plain);
     CHECK_MSG(split_seen > 0, "no split sequence seen");
+    CHECK_MSG(identical_seen > 0, "no sequence with the query itself as the nearest prompt");
     icstr_train_batch_free(&a);
     icstr_train_batch_free(&b);
 
