@@ -295,7 +295,7 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw,
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
                                  char *labels, int label_cap) {
     float u = icstr_rng_uniform(r);
-    int kind = u < 0.25f ? KIND_EPISODE : u < 0.45f ? KIND_CAPTION : u < 0.65f ? KIND_SPLIT : KIND_NEIGHBOURS;
+    int kind = u < 0.2f ? KIND_EPISODE : u < 0.35f ? KIND_CAPTION : u < 0.5f ? KIND_SPLIT : KIND_NEIGHBOURS;
     if (kind == KIND_NEIGHBOURS && !td->neighbours) kind = KIND_EPISODE;
     if (kind != KIND_NEIGHBOURS && !td->synth) {
         if (!td->neighbours) return icstr_fail(ICSTR_ERR_CONFIG, "in-context sequences need the renderer or real crops");
