@@ -268,9 +268,10 @@ static void occlude(float *chw, int H, int W, icstr_rng *r) {
 }
 
 /* A real crop and its nearest train crops. Half the time the nearest prompt is the query itself
- * (the hard-sample loop): then either the very same input, as a pool holding the crop gives it,
- * or another augmentation of it, with the query partly covered half the time, so that reading
- * it needs the prompt's label. */
+ * (the hard-sample loop): then either the very same input, as a pool holding the crop gives it
+ * (mostly partly covered, in both: a crop too hard to read whose label the prompt holds), or
+ * another augmentation of it, with the query partly covered half the time, so that reading it
+ * needs the prompt's label. */
 static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw, char *labels, int cap) {
     const icstr_model_config *mc = &td->mc;
     size_t img = (size_t)3 * mc->img_h * mc->img_w;
@@ -280,6 +281,11 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw,
     float *query = chw + (size_t)q * img;
     int rc = icstr_train_augment_real(&td->crops[qi].img, r, mc, query);
     if (!rc) rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, td->crops[qi].label);
+    /* a crop the model cannot read, held by the pool with its label: only copying reads it */
+    if (identical && icstr_rng_uniform(r) < 0.75f) {
+        occlude(query, mc->img_h, mc->img_w, r);
+        if (icstr_rng_uniform(r) < 0.5f) occlude(query, mc->img_h, mc->img_w, r);
+    }
     for (int c = 0; c < q && !rc; c++) {
         /* prompt c is neighbour q-1-c: the most similar lands nearest the query */
         int rank = q - 1 - c;
