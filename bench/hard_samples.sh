@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ICSTR=${ICSTR:-build/icstr}
-model=models/icstr-base.safetensors
+model=models/icstr.safetensors
 data=../shared/data/benchmarks/ic15_test
 out=bench-results/hard_samples
 shots="2"

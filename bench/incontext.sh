@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ICSTR=${ICSTR:-build/icstr}
-model=models/icstr-base.safetensors
+model=models/icstr.safetensors
 out=bench-results/incontext
 sizes="10 25 50 100"
 shots="1 2 4"

@@ -24,7 +24,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ICSTR=${ICSTR:-build/icstr}
-MODEL=${ICSTR_MODEL:-$ROOT/models/icstr-base.safetensors}
+MODEL=${ICSTR_MODEL:-$ROOT/models/icstr.safetensors}
 OUT=/tmp/icstr-pool-faults
 ONLY="kills disk concurrency corruption"
 KILLS=30
@@ -66,7 +66,7 @@ truncated or corrupted files, through the CLI, and reports what survived.
   -h, --help           this text
 
 Environment: ICSTR (the icstr binary, default build/icstr), ICSTR_MODEL (default the shipped
-models/icstr-base.safetensors). The disk campaign mounts a tmpfs (root) and is skipped with a
+models/icstr.safetensors). The disk campaign mounts a tmpfs (root) and is skipped with a
 note where mount is not permitted. The default run takes about 5-10 minutes on a busy 2-core
 machine; run it under nice there. Exit 0 when every check held, 1 otherwise, 2 on misuse.
 EOF

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ICSTR=${ICSTR:-build/icstr}
-model=models/icstr-base.safetensors
+model=models/icstr.safetensors
 out=bench-results/pool_standard
 shots="2"
 limit=()

@@ -19,7 +19,7 @@ int icstr_model_save(const icstr_model *m, const char *path, int dtype, const ch
 int icstr_model_load(const char *path, int with_train, icstr_model **out);
 
 /* The shipped model, relative to the source tree (help texts print this name). */
-#define ICSTR_DEFAULT_MODEL "models/icstr-base.safetensors"
+#define ICSTR_DEFAULT_MODEL "models/icstr.safetensors"
 
 /* The model `icstr recognize` uses when --model is not given: $ICSTR_MODEL, else
  * ICSTR_DEFAULT_MODEL in the source tree. */
