@@ -12,6 +12,7 @@
 #include "check.h"
 #include "pool_internal.h"
 #include "tiny_pool_model.h"
+#include "read_file.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -131,22 +132,6 @@ static void test_record_flips(void) {
 
 /* ---- a real pool ---- */
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, fp) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(fp);
-    *n = (size_t)len;
-    return b;
-}
-
 static void spit(const char *path, const unsigned char *b, size_t n) {
     FILE *fp = fopen(path, "wb");
     if (fp) {
@@ -166,7 +151,7 @@ static void copy_pool(const char *from, const char *to, unsigned char **data, si
     char f[600];
     mkdir(to, 0775);
     snprintf(f, sizeof f, "%s/data.mdb", from);
-    *data = slurp(f, n);
+    *data = read_file(f, n);
     snprintf(f, sizeof f, "%s/data.mdb", to);
     spit(f, *data, *n);
 }
@@ -485,7 +470,7 @@ static int run_child(const char *pool, int mode, char *err, size_t cap) {
     int status = 0;
     waitpid(pid, &status, 0);
     size_t n = 0;
-    unsigned char *b = slurp(ef, &n);
+    unsigned char *b = read_file(ef, &n);
     snprintf(err, cap, "%.*s", b ? (int)n : 0, b ? (const char *)b : "");
     free(b);
     return status;

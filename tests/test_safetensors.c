@@ -6,6 +6,7 @@
 #include "check.h"
 #include "icstr_core.h"
 #include "json.h"
+#include "read_file.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,22 +19,6 @@ static char tmpdir[64];
 static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
 
 static int same_bits(float a, float b) { return !memcmp(&a, &b, sizeof a); }
-
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, fp) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(fp);
-    *len = (size_t)n;
-    return b;
-}
 
 static void write_bytes(const char *path, const void *b, size_t n) {
     FILE *fp = fopen(path, "wb");
@@ -254,7 +239,7 @@ static void test_layout(void) {
     const char *k[] = {"step"}, *v[] = {"7"};
     CHECK(icstr_st_write(path, t, 2, k, v, 1) == ICSTR_OK);
     size_t len;
-    unsigned char *b = read_all(path, &len);
+    unsigned char *b = read_file(path, &len);
     CHECK(b != NULL);
     if (!b) return;
     const char *want = "{\"__metadata__\":{\"step\":\"7\"},"
@@ -706,7 +691,7 @@ static unsigned char *valid_image(size_t *len) {
     };
     const char *k[] = {"model", "step"}, *v[] = {"icstr-tiny", "42"};
     if (icstr_st_write(path, t, 4, k, v, 2)) return NULL;
-    unsigned char *b = read_all(path, len);
+    unsigned char *b = read_file(path, len);
     unlink(path);
     return b;
 }

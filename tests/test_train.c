@@ -5,6 +5,7 @@
 #include "icstr_data.h"
 #include "model_io.h"
 #include "train.h"
+#include "read_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,21 +73,9 @@ static void configure(icstr_model_config *mc, icstr_train_config *tc, const char
     snprintf(tc->out_dir, sizeof tc->out_dir, "%s/%s", tmpdir, out);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 static int same_file(const char *a, const char *b) {
     size_t la = 0, lb = 0;
-    unsigned char *x = slurp(a, &la), *y = slurp(b, &lb);
+    unsigned char *x = read_file(a, &la), *y = read_file(b, &lb);
     int same = x && y && la == lb && !memcmp(x, y, la);
     free(x);
     free(y);
