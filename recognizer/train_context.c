@@ -133,13 +133,17 @@ static const char *maybe_pattern(icstr_rng *r, char *buf) {
     return buf;
 }
 
-static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
-    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
-    const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
+/* k words in one style, in one format some of the time (maybe_pattern), at this step's options. */
+static int render_episode(icstr_train_data *td, icstr_rng *r, long step, int k, icstr_render_crop *crops) {
     icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
     char pattern[16];
     o.pattern = maybe_pattern(r, pattern);
-    int rc = icstr_render_episode_opts(rr, icstr_rng_u64(r), 0, k, &o, crops);
+    return icstr_render_episode_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, k, &o, crops);
+}
+
+static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
+    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
+    int rc = render_episode(td, r, step, k, crops);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
         rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
@@ -185,17 +189,13 @@ int icstr_train_caption_compose(const icstr_render_crop *word, const icstr_rende
 
 static int seq_caption(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS], caption;
-    const icstr_renderer *rr = icstr_train_synth_renderer(td->synth);
-    icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
-    char pattern[16];
-    o.pattern = maybe_pattern(r, pattern);
-    int rc = icstr_render_episode_opts(rr, icstr_rng_u64(r), 0, k, &o, crops);
+    int rc = render_episode(td, r, step, k, crops);
     if (rc) return rc;
-    icstr_render_opts oc = o;
-    oc.pattern = NULL;
+    icstr_render_opts oc = icstr_train_synth_opts(td->synth, step);
     oc.min_len = 3;
     oc.max_len = 14;
-    if ((rc = icstr_render_sample_opts(rr, icstr_rng_u64(r), 0, &oc, &caption))) return rc;
+    if ((rc = icstr_render_sample_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, &oc, &caption)))
+        return rc;
     /* one layout for the episode, a little jitter per crop */
     int above = icstr_rng_uniform(r) < 0.6f;
     float scale = icstr_rng_range(r, 0.3f, 0.6f), shift = icstr_rng_uniform(r);
