@@ -100,10 +100,8 @@ static int check_records(checker *c, uint64_t *next, uint64_t *max_id, icstr_poo
         if (pool_record_parse(v.mv_data, v.mv_size, 1, &view)) {
             report(c, &c->rep->bad_records, id, "%s", icstr_last_error());
             ok = 0;
-        } else if (view.id != id) {
-            char d[64];
-            snprintf(d, sizeof d, "%llu", (unsigned long long)view.id);
-            report(c, &c->rep->bad_records, id, "the record says it is record %s", d);
+        } else if (pool_record_check_key(p, id, view.id)) {
+            report(c, &c->rep->bad_records, id, "%s", icstr_last_error());
             ok = 0;
         } else if ((rc = check_links(c, txn, hc, k.mv_data, &view, id, &ok))) {
             break;

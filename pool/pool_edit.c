@@ -20,12 +20,8 @@ static int get_in(icstr_pool *p, MDB_txn *txn, uint64_t id, int want, icstr_pool
     if (mrc) return pool_db_fail(p, mrc, "get");
     int rc = icstr_pool_record_decode(v.mv_data, v.mv_size, want, out);
     if (rc) return icstr_fail_context(rc, "pool %s, record %llu", p->path, (unsigned long long)id);
-    if (out->id != id) {
-        icstr_pool_record_free(out);
-        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu says it is %llu", p->path, (unsigned long long)id,
-                          (unsigned long long)out->id);
-    }
-    return ICSTR_OK;
+    if ((rc = pool_record_check_key(p, id, out->id))) icstr_pool_record_free(out);
+    return rc;
 }
 
 int icstr_pool_get(icstr_pool *p, uint64_t id, int want, icstr_pool_record *out) {
@@ -66,9 +62,7 @@ int icstr_pool_foreach(icstr_pool *p, int want, icstr_pool_visit_fn fn, void *us
                     icstr_fail_context(rc, "pool %s, record %llu", p->path, (unsigned long long)id);
                     break;
                 }
-                if (chunk[got].id != id) { /* a damaged key: get() would not find it */
-                    rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu is stored under the key %llu (corrupt)",
-                                    p->path, (unsigned long long)chunk[got].id, (unsigned long long)id);
+                if ((rc = pool_record_check_key(p, id, chunk[got].id))) {
                     icstr_pool_record_free(&chunk[got]);
                     break;
                 }

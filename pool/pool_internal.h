@@ -129,6 +129,9 @@ typedef struct {
  * always, after the lengths, so a corrupt length never sends it past the value).
  * ICSTR_ERR_FORMAT/UNSUPPORTED. */
 int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_view *v);
+/* ICSTR_OK when the record read under key key_id says it is that record, else ICSTR_ERR_FORMAT
+ * naming both (a damaged key or id: a lookup by the record's own id would not find it). */
+int pool_record_check_key(const icstr_pool *p, uint64_t key_id, uint64_t record_id);
 
 /* ---- environment and transactions (pool_env.c) ---- */
 int pool_db_fail(const icstr_pool *p, int mrc, const char *what);

@@ -68,9 +68,7 @@ static int fetch(icstr_pool *p, MDB_txn *txn, uint64_t id, icstr_pool_prompts *p
     pool_record_view view;
     int rc = pool_record_parse(v.mv_data, v.mv_size, 0, &view);
     if (rc) return icstr_fail_context(rc, "pool %s, record %llu", p->path, (unsigned long long)id);
-    if (view.id != id)
-        return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu is stored under the key %llu (corrupt)", p->path,
-                          (unsigned long long)view.id, (unsigned long long)id);
+    if ((rc = pool_record_check_key(p, id, view.id))) return rc;
     if ((int)view.M != pp->M || (int)view.D != pp->D)
         return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu has M = %u, D = %u, the pool %d, %d", p->path,
                           (unsigned long long)id, view.M, view.D, pp->M, pp->D);

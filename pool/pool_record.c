@@ -202,6 +202,12 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
     return ICSTR_OK;
 }
 
+int pool_record_check_key(const icstr_pool *p, uint64_t key_id, uint64_t record_id) {
+    if (key_id == record_id) return ICSTR_OK;
+    return icstr_fail(ICSTR_ERR_FORMAT, "pool %s: record %llu is stored under the key %llu (corrupt)", p->path,
+                      (unsigned long long)record_id, (unsigned long long)key_id);
+}
+
 void pool_emb_put(unsigned char *dst, const float *e, int D) {
     pool_put_f32s(dst, e, (size_t)D);
     pool_put_u32(dst + 4 * (size_t)D, pool_crc32c(0, dst, 4 * (size_t)D));
