@@ -46,6 +46,8 @@ typedef struct {
     /* in-context stage */
     int prompts_max;             /* 0 = plain recognition only */
     float incontext_fraction;    /* share of sequences that carry prompts */
+    float copy_fraction;         /* share of those that are copy tasks: the nearest prompt is the
+                                    query's own input under a label the image does not show */
     /* bookkeeping */
     int log_every, eval_every, checkpoint_every;
     char out_dir[ICSTR_PATH_MAX];      /* checkpoints, CSV log */

@@ -63,6 +63,11 @@ typedef struct {
 
 typedef struct icstr_model icstr_model;
 
+/* Per-chunk loss (icstr_batch.loss_on). The CTC target of an image is the label of its first
+ * chunk marked ICSTR_LOSS_ALL; ICSTR_LOSS_TEXT is for a label the image does not show (a copy
+ * task: the label is only in a prompt), so only the decoder learns it. */
+enum { ICSTR_LOSS_NONE = 0, ICSTR_LOSS_ALL = 1, ICSTR_LOSS_TEXT = 2 };
+
 /* Builds the model for cfg: declares every parameter in the slab and allocates it, initialised
  * as icstr_model_init_weights(m, 0). Parameter names: enc.conv1.w, enc.patch.w, enc.pos,
  * enc.blocks.L.{ln1_w,ln1_b,qkv_w,qkv_b,proj_w,proj_b,ln2_w,ln2_b,fc1_w,fc1_b,fc2_w,fc2_b},
@@ -105,7 +110,8 @@ typedef struct {
     const int *chunk_len;      /* (B, max_chunks): label length in tokens (without BOS/EOC) */
     const int *n_chunks;       /* (B) */
     int max_chunks;            /* 1 + max_prompts used in this batch */
-    const uint8_t *loss_on;    /* (B, max_chunks): 1 = put loss on this chunk's label; NULL = all */
+    const uint8_t *loss_on;    /* (B, max_chunks): ICSTR_LOSS_*: what this chunk's label trains;
+                                  NULL = ICSTR_LOSS_ALL on every chunk */
 } icstr_batch;
 
 typedef struct {

@@ -61,14 +61,14 @@ static void batch_chunks(icstr_model *m, const icstr_batch *b, int *seq_start) {
             ch->len = b->chunk_len[ci];
             ch->eoc = 1;
             ch->query = c == b->n_chunks[s] - 1;
-            ch->loss = b->loss_on ? b->loss_on[ci] != 0 : 1;
+            ch->loss = b->loss_on ? b->loss_on[ci] != ICSTR_LOSS_NONE : 1;
         }
     }
     seq_start[b->B] = k;
 }
 
 /* CTC forward over the encoder tokens in column-major order (x outer, y inner): each image's
- * target is the label of its first chunk with loss on; images without one are not counted.
+ * target is the label of its first chunk marked ICSTR_LOSS_ALL; images without one are not counted.
  * Returns the counted images and the sum of their length-normalised losses. */
 static int ctc_forward(icstr_model *m, const icstr_batch *b, double *sum) {
     const icstr_model_config *c = &m->cfg;
@@ -79,7 +79,7 @@ static int ctc_forward(icstr_model *m, const icstr_batch *b, double *sum) {
         for (int k = 0; k < b->n_chunks[s]; k++) {
             size_t ci = (size_t)s * b->max_chunks + k;
             int img = b->chunk_image[ci];
-            if (len[img] >= 0 || (b->loss_on && !b->loss_on[ci])) continue;
+            if (len[img] >= 0 || (b->loss_on && b->loss_on[ci] != ICSTR_LOSS_ALL)) continue;
             len[img] = b->chunk_len[ci];
             for (int j = 0; j < len[img]; j++) tgt[(size_t)img * L + j] = 1 + b->chunk_label[ci * L + j];
         }

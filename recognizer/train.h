@@ -25,11 +25,12 @@ void icstr_train_data_close(icstr_train_data *td);
 int icstr_train_data_sample(icstr_train_data *td, long step, int index, float *chw, char *label,
                             int label_cap);
 /* Sequences for the in-context stage: how many chunks sequence (step, index) has (1 = plain),
- * and the sequence itself: k images (3*img_h*img_w floats each) and k labels (label_cap bytes
- * each), prompts first (most similar last), the query last. */
+ * and the sequence itself: k images (3*img_h*img_w floats each), k labels (label_cap bytes
+ * each) and what each label trains (loss: k ICSTR_LOSS_* values of model.h), prompts first
+ * (most similar last), the query last. */
 int icstr_train_data_chunks(icstr_train_data *td, long step, int index);
 int icstr_train_data_sequence(icstr_train_data *td, long step, int index, int k, float *chw,
-                              char *labels, int label_cap);
+                              char *labels, int label_cap, uint8_t *loss);
 int icstr_train_data_val_count(const icstr_train_data *td);
 int icstr_train_data_val_sample(icstr_train_data *td, int i, float *chw, char *label, int label_cap);
 

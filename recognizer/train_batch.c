@@ -16,6 +16,7 @@ void icstr_train_batch_free(icstr_train_batch *tb) {
     free(tb->chunk_image);
     free(tb->chunk_label);
     free(tb->chunk_len);
+    free(tb->loss_on);
     memset(tb, 0, sizeof *tb);
 }
 
@@ -35,8 +36,9 @@ int icstr_train_batch_alloc(icstr_train_batch *tb, const icstr_model_config *mc,
     tb->chunk_image = calloc(slots, sizeof(int));
     tb->chunk_label = calloc(slots * (size_t)tb->T, sizeof(int));
     tb->chunk_len = calloc(slots, sizeof(int));
+    tb->loss_on = calloc(slots, 1);
     if (!tb->images || !tb->queries || !tb->labels || !tb->query_labels || !tb->first || !tb->n_chunks ||
-        !tb->chunk_image || !tb->chunk_label || !tb->chunk_len) {
+        !tb->chunk_image || !tb->chunk_label || !tb->chunk_len || !tb->loss_on) {
         icstr_train_batch_free(tb);
         return icstr_fail(ICSTR_ERR_NOMEM, "cannot allocate a batch of %d sequences", B);
     }
@@ -57,7 +59,8 @@ int icstr_train_batch_fill(icstr_train_batch *tb, icstr_train_data *td, const ic
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < tb->B; b++) {
         int r = icstr_train_data_sequence(td, step, b, tb->n_chunks[b], tb->images + (size_t)tb->first[b] * tb->img,
-                                          tb->labels + (size_t)tb->first[b] * ICSTR_LABEL_CAP, ICSTR_LABEL_CAP);
+                                          tb->labels + (size_t)tb->first[b] * ICSTR_LABEL_CAP, ICSTR_LABEL_CAP,
+                                          tb->loss_on + (size_t)b * tb->max_chunks);
         if (r) {
 #pragma omp critical
             rc = r;
@@ -71,7 +74,10 @@ int icstr_train_batch_fill(icstr_train_batch *tb, icstr_train_data *td, const ic
             for (int t = 0; t < tb->T; t++) tok[t] = vi.pad;
             tb->chunk_len[b * tb->max_chunks + c] = 0;
             tb->chunk_image[b * tb->max_chunks + c] = 0;
-            if (c >= tb->n_chunks[b]) continue;
+            if (c >= tb->n_chunks[b]) {
+                tb->loss_on[b * tb->max_chunks + c] = ICSTR_LOSS_NONE;
+                continue;
+            }
             int idx = tb->first[b] + c, len = 0;
             if ((rc = icstr_model_encode_label(m, tb->labels + (size_t)idx * ICSTR_LABEL_CAP, tok, &len)))
                 return icstr_fail_context(rc, "batch sequence %d chunk %d", b, c);
@@ -95,6 +101,6 @@ icstr_batch icstr_train_batch_view(const icstr_train_batch *tb) {
     batch.chunk_len = tb->chunk_len;
     batch.n_chunks = tb->n_chunks;
     batch.max_chunks = tb->max_chunks;
-    batch.loss_on = NULL; /* loss on every label of the sequence (DESIGN.md) */
+    batch.loss_on = tb->loss_on; /* every label of the sequence (DESIGN.md), copy tasks aside */
     return batch;
 }

@@ -21,6 +21,7 @@ typedef struct {
     int *chunk_image;   /* (B, max_chunks) */
     int *chunk_label;   /* (B, max_chunks, T) */
     int *chunk_len;     /* (B, max_chunks) */
+    uint8_t *loss_on;   /* (B, max_chunks) ICSTR_LOSS_* of each chunk */
     float *queries;     /* (B, 3, H, W) the query images, gathered for accuracy checks */
     char *query_labels; /* (B, ICSTR_LABEL_CAP) */
 } icstr_train_batch;

@@ -11,7 +11,11 @@
  *   neighbours a real train crop with its nearest other train crops by the model's own
  *              embedding (the way the pool retrieves), half the time with the query itself as
  *              the nearest prompt (the hard-sample loop: the same input, or another augmentation
- *              with the query partly covered).
+ *              with the query partly covered);
+ *   copy       (train.copy_fraction of the sequences) the query's very input as the nearest
+ *              prompt under a label the image does not show: only the prompt's label reads it;
+ *              or, as often, the nearest other crop under a label close to the query's: a
+ *              prompt that only looks alike must not be copied.
  * Prompts are ordered most similar last, as the pool orders them. */
 #include "train_internal.h"
 
@@ -267,22 +271,74 @@ static void occlude(float *chw, int H, int W, icstr_rng *r) {
     }
 }
 
+/* A label the crop does not show, for copy tasks: another train crop's label a third of the
+ * time, else the crop's own label with 1-3 characters replaced, inserted or deleted (an ASCII
+ * label; a label with other bytes takes another crop's). Never the crop's own label. */
+static int false_label(const icstr_train_data *td, icstr_rng *r, const char *label, char *dst, int cap) {
+    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    int max = td->mc.max_label < cap - 1 ? td->mc.max_label : cap - 1, n = (int)strlen(label), ascii = n <= max;
+    for (int i = 0; i < n && ascii; i++) ascii = (unsigned char)label[i] < 0x80;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (!ascii || icstr_rng_uniform(r) < 0.33f) {
+            const char *other = td->crops[td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train]].label;
+            if ((int)strlen(other) > max || !strcmp(other, label)) continue;
+            return icstr_train_copy_label(dst, cap, other);
+        }
+        memcpy(dst, label, (size_t)n + 1);
+        int len = n, edits = 1 + (int)icstr_rng_below(r, 3);
+        for (int e = 0; e < edits; e++) {
+            float u = icstr_rng_uniform(r);
+            char c = alnum[icstr_rng_below(r, sizeof alnum - 1)];
+            int at = (int)icstr_rng_below(r, (uint32_t)(len + 1));
+            if (u < 0.2f && len < max) { /* insert */
+                memmove(dst + at + 1, dst + at, (size_t)(len - at) + 1);
+                dst[at] = c;
+                len++;
+            } else if (u < 0.4f && len > 1 && at < len) { /* delete */
+                memmove(dst + at, dst + at + 1, (size_t)(len - at));
+                len--;
+            } else if (len > 0) { /* replace */
+                dst[at < len ? at : len - 1] = c;
+            }
+        }
+        if (len > 0 && strcmp(dst, label)) return ICSTR_OK;
+    }
+    return icstr_train_copy_label(dst, cap, label[0] == 'x' ? "y" : "x");
+}
+
+/* What a neighbour sequence asks for (seq_neighbours). */
+enum { NB_READ, NB_COPY, NB_DECOY };
+
 /* A real crop and its nearest train crops. Half the time the nearest prompt is the query itself
  * (the hard-sample loop): then either the very same input, as a pool holding the crop gives it
  * (mostly partly covered, in both: a crop too hard to read whose label the prompt holds), or
  * another augmentation of it, with the query partly covered half the time, so that reading it
- * needs the prompt's label. */
-static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw, char *labels, int cap) {
+ * needs the prompt's label.
+ * The copy tasks (train.copy_fraction) teach when to take a prompt's label over the image:
+ *   NB_COPY  the nearest prompt is the query's very input under a label the crop does not show
+ *            (false_label), on both; only the prompt's label gets the query right;
+ *   NB_DECOY the nearest prompt is the nearest OTHER crop under a label a few edits from the
+ *            query's true one; the query keeps its true label, so copying a prompt that only
+ *            looks alike is wrong.
+ * Their false labels carry no loss on the prompt, and on an NB_COPY query only the decoder's
+ * (ICSTR_LOSS_TEXT: CTC must not learn a label the image does not show). */
+static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, float *chw, char *labels, int cap,
+                          uint8_t *loss) {
     const icstr_model_config *mc = &td->mc;
     size_t img = (size_t)3 * mc->img_h * mc->img_w;
     long qi = td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train];
-    int q = k - 1, self_copy = icstr_rng_uniform(r) < 0.5f, identical = self_copy && icstr_rng_uniform(r) < 0.5f;
+    int q = k - 1, copy = task == NB_COPY;
+    int self_copy = copy || (task == NB_READ && icstr_rng_uniform(r) < 0.5f);
+    int identical = copy || (self_copy && icstr_rng_uniform(r) < 0.5f);
     const long *nb = td->neighbours[qi];
     float *query = chw + (size_t)q * img;
+    char *query_label = labels + (size_t)q * cap, decoy[128];
     int rc = icstr_train_augment_real(&td->crops[qi].img, r, mc, query);
-    if (!rc) rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, td->crops[qi].label);
+    if (!rc) rc = copy ? false_label(td, r, td->crops[qi].label, query_label, cap)
+                       : icstr_train_copy_label(query_label, cap, td->crops[qi].label);
+    if (!rc && task == NB_DECOY) rc = false_label(td, r, td->crops[qi].label, decoy, (int)sizeof decoy);
     /* a crop the model cannot read, held by the pool with its label: only copying reads it */
-    if (identical && icstr_rng_uniform(r) < 0.75f) {
+    if (identical && !copy && icstr_rng_uniform(r) < 0.75f) {
         occlude(query, mc->img_h, mc->img_w, r);
         if (icstr_rng_uniform(r) < 0.5f) occlude(query, mc->img_h, mc->img_w, r);
     }
@@ -290,16 +346,22 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, float *chw,
         /* prompt c is neighbour q-1-c: the most similar lands nearest the query */
         int rank = q - 1 - c;
         long src = self_copy && rank == 0 ? qi : nb[rank < ICSTR_TRAIN_NEIGHBOURS ? rank : ICSTR_TRAIN_NEIGHBOURS - 1];
+        const char *label = rank > 0 ? td->crops[src].label : copy ? query_label : task == NB_DECOY ? decoy : td->crops[src].label;
         if (identical && rank == 0) memcpy(chw + (size_t)c * img, query, img * sizeof(float));
         else rc = icstr_train_augment_real(&td->crops[src].img, r, mc, chw + (size_t)c * img);
-        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, td->crops[src].label);
+        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, label);
     }
     if (!rc && self_copy && !identical && icstr_rng_uniform(r) < 0.5f) occlude(query, mc->img_h, mc->img_w, r);
+    if (task != NB_READ) loss[q - 1] = ICSTR_LOSS_NONE;
+    if (copy) loss[q] = ICSTR_LOSS_TEXT;
     return rc;
 }
 
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
-                                 char *labels, int label_cap) {
+                                 char *labels, int label_cap, uint8_t *loss) {
+    for (int c = 0; c < k; c++) loss[c] = ICSTR_LOSS_ALL;
+    if (td->neighbours && td->tc.copy_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.copy_fraction)
+        return seq_neighbours(td, r, k, icstr_rng_uniform(r) < 0.5f ? NB_COPY : NB_DECOY, chw, labels, label_cap, loss);
     float u = icstr_rng_uniform(r);
     int kind = u < 0.2f ? KIND_EPISODE : u < 0.35f ? KIND_CAPTION : u < 0.5f ? KIND_SPLIT : KIND_NEIGHBOURS;
     if (kind == KIND_NEIGHBOURS && !td->neighbours) kind = KIND_EPISODE;
@@ -311,6 +373,6 @@ int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, 
     case KIND_EPISODE: return seq_episode(td, r, step, k, chw, labels, label_cap);
     case KIND_CAPTION: return seq_caption(td, r, step, k, chw, labels, label_cap);
     case KIND_SPLIT: return seq_split(td, r, step, k, chw, labels, label_cap);
-    default: return seq_neighbours(td, r, k, chw, labels, label_cap);
+    default: return seq_neighbours(td, r, k, NB_READ, chw, labels, label_cap, loss);
     }
 }

@@ -232,11 +232,14 @@ int icstr_train_data_chunks(icstr_train_data *td, long step, int index) {
 }
 
 int icstr_train_data_sequence(icstr_train_data *td, long step, int index, int k, float *chw, char *labels,
-                              int label_cap) {
-    if (k <= 1) return icstr_train_data_sample(td, step, index, chw, labels, label_cap);
+                              int label_cap, uint8_t *loss) {
+    if (k <= 1) {
+        loss[0] = ICSTR_LOSS_ALL;
+        return icstr_train_data_sample(td, step, index, chw, labels, label_cap);
+    }
     icstr_rng r;
     icstr_rng_seed(&r, icstr_train_sample_seed(td->tc.seed ^ 0x73657175656e6365ULL, step, index));
-    return icstr_train_context_sequence(td, &r, step, k, chw, labels, label_cap);
+    return icstr_train_context_sequence(td, &r, step, k, chw, labels, label_cap, loss);
 }
 
 int icstr_train_data_val_count(const icstr_train_data *td) { return td->n_val; }

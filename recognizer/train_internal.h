@@ -54,9 +54,10 @@ int icstr_train_copy_label(char *dst, int cap, const char *src);
 /* In-context sequences (train_context.c). */
 int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m);
 void icstr_train_context_free(icstr_train_data *td);
-/* Fills a sequence of k >= 2 chunks (k-1 prompts, most similar last, then the query). */
+/* Fills a sequence of k >= 2 chunks (k-1 prompts, most similar last, then the query) and what
+ * each chunk's label trains (loss: k ICSTR_LOSS_* values). */
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
-                                 char *labels, int label_cap);
+                                 char *labels, int label_cap, uint8_t *loss);
 
 /* A caption crop (caption episodes of train_context.c): the word with the caption, scaled to
  * `scale` of the word's height (narrowed to fit its width), above or below it, `shift` in [0, 1]

@@ -93,6 +93,7 @@ int main(void) {
     tc.synth_fraction = 0.5f;
     tc.prompts_max = 3;
     tc.incontext_fraction = 0.8f;
+    tc.copy_fraction = 0.25f;
     tc.val_size = 0;
     tc.threads = 1;
     tc.n_sources = 1;
@@ -148,6 +149,7 @@ int main(void) {
     CHECK(icstr_train_batch_alloc(&a, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
     CHECK(icstr_train_batch_alloc(&b, &mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
     int with_prompts = 0, plain = 0, counts_ok = 1, same = 1, split_seen = 0, identical_seen = 0;
+    int copy_seen = 0, copy_relabelled = 0, decoy_seen = 0, flags_ok = 1;
     for (long step = 0; step < 6; step++) {
         CHECK_MSG(icstr_train_batch_fill(&a, td, m, step) == ICSTR_OK, "%s", icstr_last_error());
         CHECK(icstr_train_batch_fill(&b, td, m, step) == ICSTR_OK);
@@ -173,6 +175,36 @@ int main(void) {
                                           a.img * sizeof(float)) &&
                                   !strcmp(a.labels + (size_t)last * ICSTR_LABEL_CAP, query);
             }
+            /* copy tasks: the nearest prompt is the query's input and label, no loss on it, the
+             * decoder's loss alone on the query; every chunk of other sequences trains
+             * everything, decoys aside */
+            const uint8_t *loss = a.loss_on + (size_t)s * a.max_chunks;
+            if (k >= 2 && loss[k - 1] == ICSTR_LOSS_TEXT) {
+                int last = a.first[s] + k - 2;
+                int shape = loss[k - 2] == ICSTR_LOSS_NONE &&
+                            !memcmp(a.images + (size_t)last * a.img, a.images + (size_t)(last + 1) * a.img,
+                                    a.img * sizeof(float)) &&
+                            !strcmp(a.labels + (size_t)last * ICSTR_LABEL_CAP, query);
+                for (int c = 0; c < k - 2; c++) shape &= loss[c] == ICSTR_LOSS_ALL;
+                flags_ok &= shape;
+                copy_seen++;
+                int known = 0; /* an edited label is no crop's label */
+                for (long t = 0; t < td->n_crops; t++) known |= !strcmp(td->crops[t].label, query);
+                copy_relabelled += !known;
+            } else if (k >= 2 && loss[k - 2] == ICSTR_LOSS_NONE) {
+                /* a decoy: another input as the nearest prompt, under a label that is not the
+                 * query's; the query keeps its own label and every loss */
+                int last = a.first[s] + k - 2;
+                int shape = loss[k - 1] == ICSTR_LOSS_ALL &&
+                            memcmp(a.images + (size_t)last * a.img, a.images + (size_t)(last + 1) * a.img,
+                                   a.img * sizeof(float)) &&
+                            strcmp(a.labels + (size_t)last * ICSTR_LABEL_CAP, query);
+                for (int c = 0; c < k - 2; c++) shape &= loss[c] == ICSTR_LOSS_ALL;
+                flags_ok &= shape;
+                decoy_seen++;
+            } else {
+                for (int c = 0; c < k; c++) flags_ok &= loss[c] == ICSTR_LOSS_ALL;
+            }
         }
     }
     CHECK(same);
@@ -180,6 +212,9 @@ int main(void) {
     CHECK_MSG(with_prompts > 60 && plain > 10, "%d with prompts, %d plain", with_prompts, plain);
     CHECK_MSG(split_seen > 0, "no split sequence seen");
     CHECK_MSG(identical_seen > 0, "no sequence with the query itself as the nearest prompt");
+    CHECK(flags_ok);
+    CHECK_MSG(copy_seen > 5 && copy_relabelled > 0 && decoy_seen > 5, "%d copy tasks, %d with an edited label, %d decoys",
+              copy_seen, copy_relabelled, decoy_seen);
     icstr_train_batch_free(&a);
     icstr_train_batch_free(&b);
 
@@ -190,8 +225,9 @@ int main(void) {
     if (td) {
         float *s1 = malloc(sizeof(float) * img), *s2 = malloc(sizeof(float) * img);
         char l1[64], l2[64];
+        uint8_t loss = ICSTR_LOSS_NONE;
         CHECK(icstr_train_data_chunks(td, 3, 5) == 1);
-        CHECK(icstr_train_data_sequence(td, 3, 5, 1, s1, l1, sizeof l1) == ICSTR_OK);
+        CHECK(icstr_train_data_sequence(td, 3, 5, 1, s1, l1, sizeof l1, &loss) == ICSTR_OK && loss == ICSTR_LOSS_ALL);
         CHECK(icstr_train_data_sample(td, 3, 5, s2, l2, sizeof l2) == ICSTR_OK);
         CHECK(!memcmp(s1, s2, sizeof(float) * img) && !strcmp(l1, l2));
         free(s1);
