@@ -227,9 +227,11 @@ long icstr_pool_search_count(icstr_pool *p);
 
 /* Prompts for decoding with context: for each query, the `shots` most similar records as an
  * icstr_context (latents and label tokens), ordered so the MOST similar is LAST (nearest the
- * query), as icstr_model_decode wants. Buffers for up to cap queries. */
+ * query), as icstr_model_decode wants; records less similar than min_score (cosine; init sets
+ * -2, i.e. none is left out) are left out. Buffers for up to cap queries. */
 typedef struct {
     int cap, shots, M, D, max_label;
+    float min_score;
     float *latents;           /* (cap, shots, M, D) */
     int *labels;              /* (cap, shots, max_label) */
     int *label_len;           /* (cap, shots) */

@@ -29,6 +29,7 @@ int icstr_pool_prompts_init(icstr_pool_prompts *pp, const icstr_pool *p, int cap
                           c->max_prompts);
     pp->cap = cap;
     pp->shots = shots;
+    pp->min_score = -2.0f;
     pp->M = p->M;
     pp->D = p->D;
     pp->max_label = c->max_label;
@@ -107,6 +108,7 @@ int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr
         /* the least similar first, so the most similar ends up last */
         for (int j = found - 1; j >= 0; j--) {
             uint64_t id = pp->found_ids[base + j];
+            if (pp->found_scores[base + j] < pp->min_score) continue;
             int got = fetch(p, txn, id, pp, base + c);
             if (got < 0) {
                 rc = got;

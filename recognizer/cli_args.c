@@ -16,3 +16,15 @@ int icstr_cli_long(const char *cmd, const char *flag, const char *s, long lo, lo
     *out = v;
     return 0;
 }
+
+int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "%s: %s wants a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}

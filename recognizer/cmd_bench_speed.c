@@ -214,7 +214,7 @@ static int run(const char *model_path, const char *data, const char *pool_path, 
     if ((rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->plain))) goto out;
     if (pool) {
         r->pool_records = icstr_pool_search_count(pool);
-        if ((rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots)) ||
+        if ((rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots, -1.0f)) ||
             (rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->context)))
             goto out;
         r->shots = (int)shots;

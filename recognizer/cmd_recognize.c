@@ -13,8 +13,8 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: icstr recognize [--model M] [--pool P [--shots N]] [--json] [--beam K] [--batch N]\n"
-    "                       [--threads N] INPUT...\n"
+    "usage: icstr recognize [--model M] [--pool P [--shots N] [--min-similarity S]] [--json]\n"
+    "                       [--beam K] [--batch N] [--threads N] INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
@@ -24,7 +24,10 @@ static const char *usage =
     "  --pool P      in-context: put each crop's most similar labelled crops from the prompt\n"
     "                pool P (icstr pool) in front of it, the most similar nearest\n"
     "  --shots N     prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
-    "  --json        one JSON object per crop: {\"path\", \"text\", \"confidence\"} or {\"path\", \"error\"}\n"
+    "  --min-similarity S  with --pool: only records at least S similar to the crop (cosine of\n"
+    "                the pool keys; default -1: the N most similar, however far)\n"
+    "  --json        one JSON object per crop: {\"path\", \"text\", \"confidence\"} or {\"path\", \"error\"};\n"
+    "                with --pool also \"prompts\": [{\"id\", \"similarity\"}...], the most similar first\n"
     "  --beam K      beam search with K beams (default 1: greedy)\n"
     "  --batch N     crops recognized together (default 64)\n"
     "  --threads N   threads (default: all cores)\n"
@@ -32,10 +35,24 @@ static const char *usage =
     "Output (default): PATH<TAB>TEXT<TAB>CONFIDENCE per crop, in input order. Crops that cannot\n"
     "be read are reported on stderr with the reason; the exit code is then 1.\n";
 
+/* The prompts crop k was read with, as JSON: the most similar first (the context holds them
+ * the other way round). */
+static void print_prompts(const icstr_pool_prompts *pp, int k) {
+    int n = pp->ctx[k].n_prompts;
+    printf(", \"prompts\": [");
+    for (int j = n - 1; j >= 0; j--) {
+        size_t at = (size_t)k * pp->shots + j;
+        printf("%s{\"id\": %llu, \"similarity\": %.6f}", j == n - 1 ? "" : ", ", (unsigned long long)pp->ids[at],
+               (double)pp->scores[at]);
+    }
+    printf("]");
+}
+
 int icstr_cmd_recognize(int argc, char **argv) {
     const char *model_path = icstr_model_default_path();
     const char *pool_path = NULL;
     int json = 0, batch = 64, threads = 0, shots = 2, shots_given = 0;
+    double min_similarity = -1.0;
     icstr_decode_params dp = icstr_decode_default_params();
     char **inputs = calloc((size_t)argc, sizeof(char *));
     int n_inputs = 0;
@@ -53,6 +70,12 @@ int icstr_cmd_recognize(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
+        } else if (!strcmp(a, "--min-similarity") && more) {
+            if (icstr_cli_double("icstr recognize", a, argv[++i], -1.0, 1.0, &min_similarity)) {
+                free(inputs);
+                return 2;
+            }
+            shots_given = 1;
         } else if ((!strcmp(a, "--shots") || !strcmp(a, "--beam") || !strcmp(a, "--batch") ||
                     !strcmp(a, "--threads")) && more) {
             long v, lo = strcmp(a, "--shots") && strcmp(a, "--threads") ? 1 : 0;
@@ -74,7 +97,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
         }
     }
     if (shots_given && !pool_path) {
-        fprintf(stderr, "icstr recognize: --shots needs --pool\n");
+        fprintf(stderr, "icstr recognize: --shots and --min-similarity need --pool\n");
         free(inputs);
         return 2;
     }
@@ -101,7 +124,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
     if ((rc = icstr_inputs_open(inputs, n_inputs, &in)) || (rc = icstr_crop_batch_init(&cb, batch, mc->img_h, mc->img_w)))
         goto out;
     if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
-                      (rc = icstr_crop_batch_set_pool(&cb, pool, shots))))
+                      (rc = icstr_crop_batch_set_pool(&cb, pool, shots, (float)min_similarity))))
         goto out;
     int n;
     while ((n = icstr_crop_batch_read(&cb, in)) > 0) {
@@ -126,7 +149,9 @@ int icstr_cmd_recognize(int argc, char **argv) {
                 icstr_json_fprint_string(stdout, cb.names[i]);
                 printf(", \"text\": ");
                 icstr_json_fprint_string(stdout, cb.texts[k]);
-                printf(", \"confidence\": %.4f}\n", (double)cb.confidence[k]);
+                printf(", \"confidence\": %.4f", (double)cb.confidence[k]);
+                if (pool) print_prompts(&cb.prompts, k);
+                printf("}\n");
             } else {
                 printf("%s\t%s\t%.4f\n", cb.names[i], cb.texts[k], (double)cb.confidence[k]);
             }

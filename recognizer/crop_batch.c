@@ -109,7 +109,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
     return b->n;
 }
 
-int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots) {
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots, float min_similarity) {
     icstr_free(b->latents);
     icstr_free(b->embeddings);
     icstr_pool_prompts_free(&b->prompts);
@@ -119,6 +119,7 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots) 
     if (!pool) return ICSTR_OK;
     int rc = icstr_pool_prompts_init(&b->prompts, pool, b->cap, shots);
     if (rc) return rc;
+    b->prompts.min_score = min_similarity;
     /* load the pool's embedding matrix now, not inside the first timed batch */
     long n = icstr_pool_search_count(pool);
     if (n < 0) {
@@ -128,7 +129,7 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots) 
     b->latents = icstr_alloc((size_t)b->cap * b->prompts.M * b->prompts.D, sizeof(float));
     b->embeddings = icstr_alloc((size_t)b->cap * b->prompts.D, sizeof(float));
     if (!b->latents || !b->embeddings) {
-        icstr_crop_batch_set_pool(b, NULL, 0);
+        icstr_crop_batch_set_pool(b, NULL, 0, -1.0f);
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
     }
     b->pool = pool;

@@ -41,9 +41,10 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
 /* Keep each crop's encoded bytes in bytes/lens from the next read on. Errors: ICSTR_ERR_NOMEM. */
 int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
-/* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop).
- * shots in [0, max_prompts]. Errors: those of icstr_pool_prompts_init. */
-int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots);
+/* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop):
+ * the `shots` most similar records (shots in [0, max_prompts]) that are at least min_similarity
+ * similar (cosine; -1 = all). Errors: those of icstr_pool_prompts_init. */
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots, float min_similarity);
 
 #define ICSTR_TEXT_CAP 256
 

@@ -737,6 +737,7 @@ static void test_incontext(icstr_model *A) {
     int ctx_lab[NQ][S][L], ctx_len[NQ][S];
     icstr_context hand[NQ];
     uint64_t hand_ids[NQ][S];
+    double hand_scores[NQ][S]; /* best first */
     for (int q = 0; q < NQ; q++) {
         const float *qe = emb + (size_t)(NP + q) * D;
         ref_hit h[NP];
@@ -749,6 +750,7 @@ static void test_incontext(icstr_model *A) {
         for (int j = 0; j < S; j++) {
             int pos = S - 1 - j, i = (int)h[j].id - 1; /* the best goes last */
             hand_ids[q][pos] = h[j].id;
+            hand_scores[q][j] = h[j].s;
             memcpy(ctx_lat[q][pos], lat + (size_t)i * M * D, sizeof ctx_lat[q][pos]);
             CHECK(icstr_model_encode_label(A, labels[i], ctx_lab[q][pos], &ctx_len[q][pos]) == ICSTR_OK);
         }
@@ -783,6 +785,19 @@ static void test_incontext(icstr_model *A) {
     }
     CHECK_MSG(same, "decoding with prompts from the pool differs from the hand-built context");
     CHECK_MSG(differs, "the context changed nothing: the check above would pass vacuously");
+    /* a floor on the similarity leaves out the records under it, and only those */
+    float floor = pp.scores[1] - 1e-4f;
+    pp.min_score = floor;
+    CHECK(icstr_pool_prompts_fill(pool, emb + (size_t)NP * D, NQ, &pp) == ICSTR_OK);
+    int floored = 1, left_out = 0;
+    for (int q = 0; q < NQ; q++) {
+        int want = 0;
+        for (int j = 0; j < S; j++) want += hand_scores[q][j] >= floor;
+        floored &= pp.ctx[q].n_prompts == want;
+        for (int j = 0; j < pp.ctx[q].n_prompts; j++) floored &= pp.scores[q * S + j] >= floor;
+        left_out += S - want;
+    }
+    CHECK_MSG(floored && left_out > 0, "similarity floor: %d prompts left out", left_out);
     /* more shots than the model takes */
     icstr_pool_prompts bad;
     CHECK(icstr_pool_prompts_init(&bad, pool, 4, 4) == ICSTR_ERR_LIMIT);

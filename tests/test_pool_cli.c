@@ -50,6 +50,13 @@ static int run(const char *fmt, ...) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* occurrences of what in s */
+static int count(const char *s, const char *what) {
+    int n = 0;
+    for (const char *at = s; (at = strstr(at, what)); at += strlen(what)) n++;
+    return n;
+}
+
 static int lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -132,8 +139,8 @@ int main(void) {
     CHECK(run("pool ls") == 2 && strstr(err, "no pool path"));
     CHECK(run("pool create P --bogus") == 2);
     CHECK(run("pool ls P --data x") == 2 && strstr(err, "unknown option --data"));
-    CHECK(run("recognize --model a.safetensors --shots 2 single.png") == 2 && strstr(err, "needs --pool"));
-    CHECK(run("eval --data set --model a.safetensors --shots 2") == 2 && strstr(err, "needs --pool"));
+    CHECK(run("recognize --model a.safetensors --shots 2 single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("eval --data set --model a.safetensors --shots 2") == 2 && strstr(err, "need --pool"));
     /* create; never over an existing pool */
     CHECK_MSG(run("pool create P --model a.safetensors") == 0, "%s", err);
     CHECK(strstr(out, "created pool P"));
@@ -170,6 +177,16 @@ int main(void) {
     CHECK(lines(out) == 8);
     CHECK(run("recognize --model a.safetensors --pool P --shots 9 single.png") == 1 && strstr(err, "prompts"));
     CHECK(run("recognize --model a.safetensors --pool P --shots x single.png") == 2);
+    /* --json names the prompts, the most similar first: single.png finds itself (record 1) */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 --json single.png") == 0, "%s", err);
+    CHECK_MSG(strstr(out, "\"prompts\": [{\"id\": 1, \"similarity\": 1.0000") || strstr(out, "\"prompts\": [{\"id\": 1, \"similarity\": 0.9999"), "%s", out);
+    CHECK(count(out, "\"similarity\"") == 2);
+    /* a similarity floor keeps only the records above it: here the crop itself */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 --min-similarity 0.9999 --json single.png") == 0, "%s", err);
+    CHECK_MSG(count(out, "\"similarity\"") == 1 && strstr(out, "{\"id\": 1, "), "%s", out);
+    CHECK(run("recognize --model a.safetensors --pool P --min-similarity 1.5 single.png") == 2 && strstr(err, "[-1, 1]"));
+    CHECK(run("recognize --model a.safetensors --min-similarity 0.5 single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("eval --data set --model a.safetensors --min-similarity 0.5") == 2 && strstr(err, "need --pool"));
     CHECK(run("recognize --model a.safetensors --pool nowhere single.png") == 1 && strstr(err, "pool create"));
     /* another model is refused until the pool is re-embedded */
     CHECK(run("recognize --model b.safetensors --pool P single.png") == 1);
