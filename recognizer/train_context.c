@@ -317,9 +317,10 @@ enum { NB_READ, NB_COPY, NB_DECOY };
  * The copy tasks (train.copy_fraction) teach when to take a prompt's label over the image:
  *   NB_COPY  the nearest prompt is the query's very input under a label the crop does not show
  *            (false_label), on both; only the prompt's label gets the query right;
- *   NB_DECOY the nearest prompt is the nearest OTHER crop under a label a few edits from the
- *            query's true one; the query keeps its true label, so copying a prompt that only
- *            looks alike is wrong.
+ *   NB_DECOY the nearest prompt is the nearest OTHER crop, half the time under its own label
+ *            (when it is another word), else under a label a few edits from the query's true
+ *            one; the query keeps its true label, so copying a prompt that only looks alike is
+ *            wrong.
  * Their false labels carry no loss on the prompt, and on an NB_COPY query only the decoder's
  * (ICSTR_LOSS_TEXT: CTC must not learn a label the image does not show). */
 static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, float *chw, char *labels, int cap,
@@ -336,7 +337,12 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, f
     int rc = icstr_train_augment_real(&td->crops[qi].img, r, mc, query);
     if (!rc) rc = copy ? false_label(td, r, td->crops[qi].label, query_label, cap)
                        : icstr_train_copy_label(query_label, cap, td->crops[qi].label);
-    if (!rc && task == NB_DECOY) rc = false_label(td, r, td->crops[qi].label, decoy, (int)sizeof decoy);
+    if (!rc && task == NB_DECOY) {
+        const char *own = td->crops[nb[0]].label; /* the neighbour's own label, when another word */
+        rc = icstr_rng_uniform(r) < 0.5f && strcmp(own, td->crops[qi].label)
+                 ? icstr_train_copy_label(decoy, (int)sizeof decoy, own)
+                 : false_label(td, r, td->crops[qi].label, decoy, (int)sizeof decoy);
+    }
     /* a crop the model cannot read, held by the pool with its label: only copying reads it */
     if (identical && !copy && icstr_rng_uniform(r) < 0.75f) {
         occlude(query, mc->img_h, mc->img_w, r);
