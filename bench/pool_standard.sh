@@ -2,10 +2,11 @@
 # In-context reading must not cost accuracy on the standard sets (issue: the prompt pool): each
 # benchmark is read with no pool and with a pool of its own train set's crops (IIIT5K with
 # iiit5k_train, SVT with svt_train, IC15 with ic15_train), standard protocol.
-# Output: DIR/pool_standard.csv (set,pool,pool_records,shots,n,accuracy,one_minus_ned), shots 0
-# being the plain reading. The pools are built under DIR (about 1 minute for the 6.7k crops).
+# Output: DIR/pool_standard.csv (set,pool,pool_records,shots,n,accuracy,one_minus_ned,reading),
+# shots 0 being the plain reading. --reading OPTS passes more options to the pooled `icstr eval`
+# (e.g. "--compare-plain"). The pools are built under DIR (about 1 minute for the 6.7k crops).
 #
-# usage: bench/pool_standard.sh [--model M] [--out DIR] [--shots "2"] [--limit N]
+# usage: bench/pool_standard.sh [--model M] [--out DIR] [--shots "2"] [--limit N] [--reading OPTS]
 #                               [--benchmarks DIR] [--train DIR]   (../shared/data/...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ model=models/icstr.safetensors
 out=bench-results/pool_standard
 shots="2"
 limit=()
+reading=
 bench=../shared/data/benchmarks
 train=../shared/data/train
 while [ $# -gt 0 ]; do
@@ -22,9 +24,10 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --shots) shots=$2; shift 2 ;;
     --limit) limit=(--limit "$2"); shift 2 ;;
+    --reading) reading=$2; shift 2 ;;
     --benchmarks) bench=$2; shift 2 ;;
     --train) train=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "pool_standard.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -33,12 +36,12 @@ mkdir -p "$out"
 . bench/score_lib.sh
 
 csv="$out/pool_standard.csv"
-echo "set,pool,pool_records,shots,n,accuracy,one_minus_ned" > "$csv"
+echo "set,pool,pool_records,shots,n,accuracy,one_minus_ned,reading" > "$csv"
 for name in iiit5k svt ic15; do
   test_set="$bench/${name}_test" train_set="$train/${name}_train" pool="$out/pool-$name"
   [ -e "$test_set" ] && [ -e "$train_set" ] || { echo "pool_standard.sh: $name missing, skipped" >&2; continue; }
   read -r n acc ned <<< "$(score "$test_set")"
-  echo "${name}_test,none,0,0,$n,$acc,$ned" | tee -a "$csv"
+  echo "${name}_test,none,0,0,$n,$acc,$ned," | tee -a "$csv"
   rm -rf "$pool"
   "$ICSTR" pool create "$pool" --model "$model" > /dev/null
   "$ICSTR" pool add "$pool" --data "$train_set" --tag "${name}_train" > /dev/null ||
@@ -46,7 +49,7 @@ for name in iiit5k svt ic15; do
   records=$("$ICSTR" pool stats "$pool" | awk '/records/ {print $2; exit}')
   for s in $shots; do
     read -r n acc ned <<< "$(score "$test_set" "$pool" "$s")"
-    echo "${name}_test,${name}_train,$records,$s,$n,$acc,$ned" | tee -a "$csv"
+    echo "${name}_test,${name}_train,$records,$s,$n,$acc,$ned,$reading" | tee -a "$csv"
   done
 done
 echo "pool_standard.sh: wrote $csv" >&2

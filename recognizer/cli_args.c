@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int icstr_cli_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
     char *end;
@@ -27,4 +28,24 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     }
     *out = v;
     return 0;
+}
+
+int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr_pool_reading *r, int *given) {
+    const char *a = argv[*i];
+    int more = *i + 1 < argc;
+    if (!strcmp(a, "--compare-plain")) {
+        r->compare_plain = 1;
+    } else if (!strcmp(a, "--shots") && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 0, 1024, &v)) return 2;
+        r->shots = (int)v;
+    } else if (!strcmp(a, "--min-similarity") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;
+        r->min_similarity = (float)v;
+    } else {
+        return 0;
+    }
+    *given = 1;
+    return 1;
 }

@@ -2,11 +2,27 @@
 #ifndef ICSTR_CLI_ARGS_H
 #define ICSTR_CLI_ARGS_H
 
+#include "crop_batch.h"
+
 /* A whole decimal integer in [lo, hi] given to `flag` of command `cmd` (e.g. "icstr eval"):
  * 0 and *out set, or a message on stderr ("icstr eval: --beam wants an integer in [1, 64], got
  * 'x'") and 2, the usage exit code, for the caller to return. */
 int icstr_cli_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);
 /* The same for a decimal number in [lo, hi]. */
 int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
+
+/* The options that say how crops are read with a pool, and their help lines. */
+#define ICSTR_CLI_POOL_READING_USAGE "[--shots N] [--min-similarity S] [--compare-plain]"
+#define ICSTR_CLI_POOL_READING_HELP                                                                    \
+    "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
+    "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
+    "                       pool keys; default -1: the N most similar, however far)\n"                 \
+    "  --compare-plain      with --pool: also read each crop that got prompts without them and keep\n" \
+    "                       the reading the model is surer of (higher confidence)\n"
+
+/* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
+ * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
+ * usage exit code). */
+int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr_pool_reading *r, int *given);
 
 #endif

@@ -20,9 +20,9 @@
 #include <sys/resource.h>
 
 static const char *usage =
-    "usage: icstr bench speed --data PATH [--model M] [--pool P [--shots N]] [--n N] [--warmup W]\n"
-    "                         [--repeat R] [--batch B] [--threads T] [--out DIR] [--name NAME]\n"
-    "                         [--no-sgemm]\n"
+    "usage: icstr bench speed --data PATH [--model M] [--n N] [--warmup W] [--repeat R] [--batch B]\n"
+    "                         [--threads T] [--out DIR] [--name NAME] [--no-sgemm]\n"
+    "                         [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
     "\n"
     "Times the model on the first N crops of PATH (any input icstr recognize takes), greedy\n"
     "decoding, decoded RGB in -> text out:\n"
@@ -37,20 +37,21 @@ static const char *usage =
     "                shorter words the efficiency is somewhat over-stated\n"
     "With --pool, the same latency and throughput again with each crop decoded in context: its N\n"
     "most similar records of pool P retrieved (one matrix-vector product per query) and put in\n"
-    "front of it; the ratio of the in-context median latency to the plain one is printed.\n"
+    "front of it (as icstr recognize --pool reads them, with the same options); the ratio of the\n"
+    "in-context median latency to the plain one is printed.\n"
     "Prints a table and writes DIR/speed-NAME.json and DIR/speed-NAME.csv.\n"
     "\n"
-    "  --model M     model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
-    "  --pool P      also time in-context recognition with prompts from pool P\n"
-    "  --shots N     prompts per crop with --pool (default 2)\n"
-    "  --n N         crops (default 200)\n"
-    "  --warmup W    untimed crops first (default 20)\n"
-    "  --repeat R    passes (default 3)\n"
-    "  --batch B     throughput batch (default 64)\n"
-    "  --threads T   throughput threads (default: all cores)\n"
-    "  --out DIR     results folder (default " ICSTR_BENCH_DEFAULT_OUT ")\n"
-    "  --name NAME   system name (default icstr)\n"
-    "  --no-sgemm    skip the sgemm peak measurement (efficiency not reported)\n"
+    "  --model M            model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
+    "  --pool P             also time in-context recognition with prompts from pool P\n"
+    ICSTR_CLI_POOL_READING_HELP
+    "  --n N                crops (default 200)\n"
+    "  --warmup W           untimed crops first (default 20)\n"
+    "  --repeat R           passes (default 3)\n"
+    "  --batch B            throughput batch (default 64)\n"
+    "  --threads T          throughput threads (default: all cores)\n"
+    "  --out DIR            results folder (default " ICSTR_BENCH_DEFAULT_OUT ")\n"
+    "  --name NAME          system name (default icstr)\n"
+    "  --no-sgemm           skip the sgemm peak measurement (efficiency not reported)\n"
     "\n"
     "Other work on the machine slows every number down: the load average is reported with them.\n"
     "The matrix products are bf16 where the CPU has AVX512_BF16, else fp32; ICSTR_PRECISION=fp32\n"
@@ -64,7 +65,8 @@ typedef struct {
     double load_ms, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all, loadavg;
     speed_numbers plain, context; /* context: with --pool only */
     long crops, pool_records;
-    int threads, batch, shots;
+    int threads, batch, shots, compare_plain;
+    float min_similarity;
 } speed_result;
 
 static double sgemm_peak_gflops(void) {
@@ -181,7 +183,7 @@ static int measure(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs
     return ICSTR_OK;
 }
 
-static int run(const char *model_path, const char *data, const char *pool_path, long shots, long n, long warmup,
+static int run(const char *model_path, const char *data, const char *pool_path, const icstr_pool_reading *reading, long n, long warmup,
                long repeat, long batch, long threads, int sgemm, speed_result *r) {
     icstr_image *imgs = NULL;
     long got = 0;
@@ -214,10 +216,12 @@ static int run(const char *model_path, const char *data, const char *pool_path, 
     if ((rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->plain))) goto out;
     if (pool) {
         r->pool_records = icstr_pool_search_count(pool);
-        if ((rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots, -1.0f)) ||
+        if ((rc = icstr_crop_batch_set_pool(&cb, pool, reading)) ||
             (rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->context)))
             goto out;
-        r->shots = (int)shots;
+        r->shots = reading->shots;
+        r->compare_plain = reading->compare_plain;
+        r->min_similarity = reading->min_similarity;
     }
     r->threads = icstr_get_threads();
     r->batch = (int)batch;
@@ -269,9 +273,10 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
         fprintf(f,
                 ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
                 "\"context_ms_p95_1t\": %.4f, \"context_ms_mean_1t\": %.4f, \"context_crops_per_s\": %.2f, "
-                "\"context_cost_ratio\": %.3f",
+                "\"context_cost_ratio\": %.3f, \"min_similarity\": %.6f, \"compare_plain\": %s",
                 r->pool_records, r->shots, r->context.ms_median, r->context.ms_p95, r->context.ms_mean,
-                r->context.crops_per_s, r->context.ms_median / r->plain.ms_median);
+                r->context.crops_per_s, r->context.ms_median / r->plain.ms_median, (double)r->min_similarity,
+                r->compare_plain ? "true" : "false");
     fprintf(f, "}\n");
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
@@ -288,8 +293,9 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
 int icstr_bench_speed(int argc, char **argv) {
     const char *model_path = icstr_model_default_path(), *data = NULL, *out_dir = ICSTR_BENCH_DEFAULT_OUT;
     const char *name = "icstr", *pool_path = NULL;
-    long shots = 2, n = 200, warmup = 20, repeat = 3, batch = 64, threads = 0;
-    int sgemm = 1, shots_given = 0;
+    long n = 200, warmup = 20, repeat = 3, batch = 64, threads = 0;
+    int sgemm = 1, reading_given = 0, got;
+    icstr_pool_reading reading = icstr_pool_reading_default();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc, bad = 0;
@@ -304,9 +310,8 @@ int icstr_bench_speed(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
-        } else if (!strcmp(a, "--shots") && more) {
-            bad = icstr_cli_long("icstr bench speed", a, argv[++i], 1, 1024, &shots);
-            shots_given = 1;
+        } else if ((got = icstr_cli_pool_reading("icstr bench speed", argc, argv, &i, &reading, &reading_given))) {
+            bad = got == 2;
         } else if (!strcmp(a, "--out") && more) {
             out_dir = argv[++i];
         } else if (!strcmp(a, "--name") && more) {
@@ -335,14 +340,18 @@ int icstr_bench_speed(int argc, char **argv) {
         fprintf(stderr, "icstr bench speed: --data is required\n\n%s", usage);
         return 2;
     }
-    if (shots_given && !pool_path) {
-        fprintf(stderr, "icstr bench speed: --shots needs --pool\n");
+    if (reading_given && !pool_path) {
+        fprintf(stderr, "icstr bench speed: --shots, --min-similarity and --compare-plain need --pool\n");
+        return 2;
+    }
+    if (pool_path && reading.shots < 1) {
+        fprintf(stderr, "icstr bench speed: --shots must be at least 1 to time in-context reading\n");
         return 2;
     }
     speed_result r;
     memset(&r, 0, sizeof r);
     int rc = icstr_bench_mkdir_p(out_dir);
-    if (!rc) rc = run(model_path, data, pool_path, shots, n, warmup, repeat, batch, threads, sgemm, &r);
+    if (!rc) rc = run(model_path, data, pool_path, &reading, n, warmup, repeat, batch, threads, sgemm, &r);
     if (!rc) rc = write_outputs(out_dir, name, model_path, data, &r);
     if (rc) {
         fprintf(stderr, "icstr bench speed: %s\n", icstr_last_error());
@@ -356,7 +365,8 @@ int icstr_bench_speed(int argc, char **argv) {
            r.plain.ms_p95, r.plain.ms_mean);
     printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
     if (r.shots) {
-        printf("in-context        %d shots from a pool of %ld records (%s)\n", r.shots, r.pool_records, pool_path);
+        printf("in-context        %d shots from a pool of %ld records (%s)%s\n", r.shots, r.pool_records, pool_path,
+               r.compare_plain ? ", each also read plain (--compare-plain)" : "");
         printf("  latency         %.3f ms median, %.3f ms p95, %.3f ms mean per crop: %.2fx plain (medians)\n",
                r.context.ms_median, r.context.ms_p95, r.context.ms_mean, r.context.ms_median / r.plain.ms_median);
         printf("  throughput      %.1f crops/s on %d threads, batch %d\n", r.context.crops_per_s, r.threads, r.batch);

@@ -16,7 +16,7 @@
 static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
-    "                  [--pool P [--shots N] [--min-similarity S]] [--errors DIR]\n"
+    "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "] [--errors DIR]\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
@@ -33,9 +33,7 @@ static const char *usage =
     "  --predictions F      write NAME<TAB>LABEL<TAB>PREDICTION<TAB>CONFIDENCE<TAB>RESULT per crop\n"
     "  --pool P             in-context: decode each crop with its most similar labelled crops from\n"
     "                       the prompt pool P (icstr pool) in front of it, the most similar nearest\n"
-    "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
-    "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"
-    "                       pool keys; default -1: the N most similar, however far)\n"
+    ICSTR_CLI_POOL_READING_HELP
     "  --errors DIR         write the misread crops (original bytes) with their TRUE labels as a\n"
     "                       gt.txt folder: `icstr pool add P --data DIR` then teaches them in context\n"
     "\n"
@@ -73,9 +71,9 @@ static int eval_visit(void *p, const icstr_crop_batch *cb, int i, const char *te
 int icstr_cmd_eval(int argc, char **argv) {
     const char *model_path = icstr_model_default_path(), *data = NULL, *pred_path = NULL, *pool_path = NULL,
                *errors_dir = NULL;
-    int json = 0, protocol = ICSTR_SCORE_STANDARD, shots_given = 0;
-    long batch = 64, threads = 0, limit = 0, beam = 1, shots = 2;
-    double min_similarity = -1.0;
+    int json = 0, protocol = ICSTR_SCORE_STANDARD, reading_given = 0, got;
+    long batch = 64, threads = 0, limit = 0, beam = 1;
+    icstr_pool_reading reading = icstr_pool_reading_default();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -94,12 +92,8 @@ int icstr_cmd_eval(int argc, char **argv) {
             errors_dir = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
-        } else if (!strcmp(a, "--shots") && more) {
-            if (icstr_cli_long("icstr eval", a, argv[++i], 0, 1024, &shots)) return 2;
-            shots_given = 1;
-        } else if (!strcmp(a, "--min-similarity") && more) {
-            if (icstr_cli_double("icstr eval", a, argv[++i], -1.0, 1.0, &min_similarity)) return 2;
-            shots_given = 1;
+        } else if ((got = icstr_cli_pool_reading("icstr eval", argc, argv, &i, &reading, &reading_given))) {
+            if (got == 2) return 2;
         } else if (!strcmp(a, "--protocol") && more) {
             const char *p = argv[++i];
             if (!strcmp(p, "standard")) protocol = ICSTR_SCORE_STANDARD;
@@ -125,8 +119,8 @@ int icstr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "icstr eval: --data is required\n\n%s", usage);
         return 2;
     }
-    if (shots_given && !pool_path) {
-        fprintf(stderr, "icstr eval: --shots and --min-similarity need --pool\n");
+    if (reading_given && !pool_path) {
+        fprintf(stderr, "icstr eval: --shots, --min-similarity and --compare-plain need --pool\n");
         return 2;
     }
     icstr_set_threads((int)threads);
@@ -151,7 +145,7 @@ int icstr_cmd_eval(int argc, char **argv) {
     if ((rc = icstr_inputs_open(args, 1, &in)) || (rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)))
         goto out;
     if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
-                      (rc = icstr_crop_batch_set_pool(&cb, pool, (int)shots, (float)min_similarity))))
+                      (rc = icstr_crop_batch_set_pool(&cb, pool, &reading))))
         goto out;
     if (pred_path && !(pred = fopen(pred_path, "w"))) {
         rc = icstr_fail(ICSTR_ERR_IO, "%s: %s", pred_path, strerror(errno));

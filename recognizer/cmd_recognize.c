@@ -13,31 +13,32 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: icstr recognize [--model M] [--pool P [--shots N] [--min-similarity S]] [--json]\n"
-    "                       [--beam K] [--batch N] [--threads N] INPUT...\n"
+    "usage: icstr recognize [--model M] [--json] [--beam K] [--batch N] [--threads N]\n"
+    "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "] INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
     "standard input, one per line.\n"
     "\n"
-    "  --model M     model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
-    "  --pool P      in-context: put each crop's most similar labelled crops from the prompt\n"
-    "                pool P (icstr pool) in front of it, the most similar nearest\n"
-    "  --shots N     prompts per crop with --pool (default 2, at most the model's max_prompts)\n"
-    "  --min-similarity S  with --pool: only records at least S similar to the crop (cosine of\n"
-    "                the pool keys; default -1: the N most similar, however far)\n"
-    "  --json        one JSON object per crop: {\"path\", \"text\", \"confidence\"} or {\"path\", \"error\"};\n"
-    "                with --pool also \"prompts\": [{\"id\", \"similarity\"}...], the most similar first\n"
-    "  --beam K      beam search with K beams (default 1: greedy)\n"
-    "  --batch N     crops recognized together (default 64)\n"
-    "  --threads N   threads (default: all cores)\n"
+    "  --model M            model file (default: $ICSTR_MODEL or " ICSTR_DEFAULT_MODEL ")\n"
+    "  --pool P             in-context: put each crop's most similar labelled crops from the prompt\n"
+    "                       pool P (icstr pool) in front of it, the most similar nearest\n"
+    ICSTR_CLI_POOL_READING_HELP
+    "  --json               one JSON object per crop: {\"path\", \"text\", \"confidence\"} or\n"
+    "                       {\"path\", \"error\"}; with --pool also \"prompts\": [{\"id\", \"similarity\"}...],\n"
+    "                       the most similar first, and with --compare-plain \"kept_plain\": true\n"
+    "                       where the reading without prompts won\n"
+    "  --beam K             beam search with K beams (default 1: greedy)\n"
+    "  --batch N            crops recognized together (default 64)\n"
+    "  --threads N          threads (default: all cores)\n"
     "\n"
     "Output (default): PATH<TAB>TEXT<TAB>CONFIDENCE per crop, in input order. Crops that cannot\n"
     "be read are reported on stderr with the reason; the exit code is then 1.\n";
 
 /* The prompts crop k was read with, as JSON: the most similar first (the context holds them
  * the other way round). */
-static void print_prompts(const icstr_pool_prompts *pp, int k) {
+static void print_prompts(const icstr_crop_batch *cb, int k) {
+    const icstr_pool_prompts *pp = &cb->prompts;
     int n = pp->ctx[k].n_prompts;
     printf(", \"prompts\": [");
     for (int j = n - 1; j >= 0; j--) {
@@ -46,13 +47,14 @@ static void print_prompts(const icstr_pool_prompts *pp, int k) {
                (double)pp->scores[at]);
     }
     printf("]");
+    if (cb->reading.compare_plain) printf(", \"kept_plain\": %s", cb->kept_plain[k] ? "true" : "false");
 }
 
 int icstr_cmd_recognize(int argc, char **argv) {
     const char *model_path = icstr_model_default_path();
     const char *pool_path = NULL;
-    int json = 0, batch = 64, threads = 0, shots = 2, shots_given = 0;
-    double min_similarity = -1.0;
+    int json = 0, batch = 64, threads = 0, reading_given = 0, got;
+    icstr_pool_reading reading = icstr_pool_reading_default();
     icstr_decode_params dp = icstr_decode_default_params();
     char **inputs = calloc((size_t)argc, sizeof(char *));
     int n_inputs = 0;
@@ -70,22 +72,19 @@ int icstr_cmd_recognize(int argc, char **argv) {
             model_path = argv[++i];
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
-        } else if (!strcmp(a, "--min-similarity") && more) {
-            if (icstr_cli_double("icstr recognize", a, argv[++i], -1.0, 1.0, &min_similarity)) {
+        } else if ((got = icstr_cli_pool_reading("icstr recognize", argc, argv, &i, &reading, &reading_given))) {
+            if (got == 2) {
                 free(inputs);
                 return 2;
             }
-            shots_given = 1;
-        } else if ((!strcmp(a, "--shots") || !strcmp(a, "--beam") || !strcmp(a, "--batch") ||
-                    !strcmp(a, "--threads")) && more) {
-            long v, lo = strcmp(a, "--shots") && strcmp(a, "--threads") ? 1 : 0;
+        } else if ((!strcmp(a, "--beam") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) && more) {
+            long v, lo = strcmp(a, "--threads") ? 1 : 0;
             long hi = !strcmp(a, "--beam") ? 64 : !strcmp(a, "--batch") ? 4096 : 1024;
             if (icstr_cli_long("icstr recognize", a, argv[++i], lo, hi, &v)) {
                 free(inputs);
                 return 2;
             }
-            if (!strcmp(a, "--shots")) shots = (int)v, shots_given = 1;
-            else if (!strcmp(a, "--beam")) dp.beam = (int)v;
+            if (!strcmp(a, "--beam")) dp.beam = (int)v;
             else if (!strcmp(a, "--batch")) batch = (int)v;
             else threads = (int)v;
         } else if (a[0] == '-' && a[1]) {
@@ -96,8 +95,8 @@ int icstr_cmd_recognize(int argc, char **argv) {
             inputs[n_inputs++] = argv[i];
         }
     }
-    if (shots_given && !pool_path) {
-        fprintf(stderr, "icstr recognize: --shots and --min-similarity need --pool\n");
+    if (reading_given && !pool_path) {
+        fprintf(stderr, "icstr recognize: --shots, --min-similarity and --compare-plain need --pool\n");
         free(inputs);
         return 2;
     }
@@ -124,7 +123,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
     if ((rc = icstr_inputs_open(inputs, n_inputs, &in)) || (rc = icstr_crop_batch_init(&cb, batch, mc->img_h, mc->img_w)))
         goto out;
     if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
-                      (rc = icstr_crop_batch_set_pool(&cb, pool, shots, (float)min_similarity))))
+                      (rc = icstr_crop_batch_set_pool(&cb, pool, &reading))))
         goto out;
     int n;
     while ((n = icstr_crop_batch_read(&cb, in)) > 0) {
@@ -150,7 +149,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
                 printf(", \"text\": ");
                 icstr_json_fprint_string(stdout, cb.texts[k]);
                 printf(", \"confidence\": %.4f", (double)cb.confidence[k]);
-                if (pool) print_prompts(&cb.prompts, k);
+                if (pool) print_prompts(&cb, k);
                 printf("}\n");
             } else {
                 printf("%s\t%s\t%.4f\n", cb.names[i], cb.texts[k], (double)cb.confidence[k]);

@@ -66,9 +66,7 @@ void icstr_crop_batch_free(icstr_crop_batch *b) {
     free(b->ok_index);
     free(b->texts);
     free(b->confidence);
-    icstr_free(b->latents);
-    icstr_free(b->embeddings);
-    icstr_pool_prompts_free(&b->prompts);
+    icstr_crop_batch_set_pool(b, NULL, NULL);
     memset(b, 0, sizeof *b);
 }
 
@@ -109,17 +107,49 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
     return b->n;
 }
 
-int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots, float min_similarity) {
+icstr_pool_reading icstr_pool_reading_default(void) {
+    icstr_pool_reading r = {2, -1.0f, 0};
+    return r;
+}
+
+static void free_pool_buffers(icstr_crop_batch *b) {
     icstr_free(b->latents);
     icstr_free(b->embeddings);
+    icstr_free(b->plain_latents);
     icstr_pool_prompts_free(&b->prompts);
-    b->latents = b->embeddings = NULL;
+    if (b->plain_texts)
+        for (int i = 0; i < b->cap; i++) free(b->plain_texts[i]);
+    free(b->plain_texts);
+    free(b->plain_of);
+    free(b->plain_confidence);
+    free(b->kept_plain);
+    b->latents = b->embeddings = b->plain_latents = b->plain_confidence = NULL;
+    b->plain_texts = NULL;
+    b->plain_of = NULL;
+    b->kept_plain = NULL;
     b->pool = NULL;
-    b->shots = 0;
+}
+
+/* The buffers of the plain pass (compare_plain). */
+static int alloc_plain(icstr_crop_batch *b) {
+    size_t per = (size_t)b->prompts.M * b->prompts.D;
+    b->plain_latents = icstr_alloc((size_t)b->cap * per, sizeof(float));
+    b->plain_of = calloc((size_t)b->cap, sizeof(int));
+    b->plain_texts = calloc((size_t)b->cap, sizeof(char *));
+    b->plain_confidence = calloc((size_t)b->cap, sizeof(float));
+    b->kept_plain = calloc((size_t)b->cap, 1);
+    if (!b->plain_latents || !b->plain_of || !b->plain_texts || !b->plain_confidence || !b->kept_plain) return 0;
+    for (int i = 0; i < b->cap; i++)
+        if (!(b->plain_texts[i] = malloc(ICSTR_TEXT_CAP))) return 0;
+    return 1;
+}
+
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r) {
+    free_pool_buffers(b);
     if (!pool) return ICSTR_OK;
-    int rc = icstr_pool_prompts_init(&b->prompts, pool, b->cap, shots);
+    int rc = icstr_pool_prompts_init(&b->prompts, pool, b->cap, r->shots);
     if (rc) return rc;
-    b->prompts.min_score = min_similarity;
+    b->prompts.min_score = r->min_similarity;
     /* load the pool's embedding matrix now, not inside the first timed batch */
     long n = icstr_pool_search_count(pool);
     if (n < 0) {
@@ -128,13 +158,37 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots, 
     }
     b->latents = icstr_alloc((size_t)b->cap * b->prompts.M * b->prompts.D, sizeof(float));
     b->embeddings = icstr_alloc((size_t)b->cap * b->prompts.D, sizeof(float));
-    if (!b->latents || !b->embeddings) {
-        icstr_crop_batch_set_pool(b, NULL, 0, -1.0f);
+    if (!b->latents || !b->embeddings || (r->compare_plain && !alloc_plain(b))) {
+        free_pool_buffers(b);
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
     }
     b->pool = pool;
-    b->shots = shots;
+    b->reading = *r;
     return ICSTR_OK;
+}
+
+/* compare_plain: reads the crops that got prompts again without them (from the same latents)
+ * and keeps, crop by crop, the reading with the higher confidence (the one with prompts on a
+ * tie). */
+static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
+    size_t per = (size_t)b->prompts.M * b->prompts.D;
+    int n = 0;
+    for (int k = 0; k < b->n_ok; k++) {
+        b->kept_plain[k] = 0;
+        if (!b->prompts.ctx[k].n_prompts) continue;
+        memcpy(b->plain_latents + (size_t)n * per, b->latents + (size_t)k * per, per * sizeof(float));
+        b->plain_of[n++] = k;
+    }
+    if (!n) return ICSTR_OK;
+    int rc = icstr_model_decode(m, b->plain_latents, n, NULL, p, b->plain_texts, ICSTR_TEXT_CAP, b->plain_confidence);
+    for (int j = 0; j < n && !rc; j++) {
+        int k = b->plain_of[j];
+        if (b->plain_confidence[j] <= b->confidence[k]) continue;
+        memcpy(b->texts[k], b->plain_texts[j], ICSTR_TEXT_CAP);
+        b->confidence[k] = b->plain_confidence[j];
+        b->kept_plain[k] = 1;
+    }
+    return rc;
 }
 
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
@@ -144,5 +198,6 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
     if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, b->n_ok, &b->prompts);
     if (!rc)
         rc = icstr_model_decode(m, b->latents, b->n_ok, b->prompts.ctx, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
+    if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p);
     return rc;
 }

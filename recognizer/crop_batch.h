@@ -7,6 +7,15 @@
 #include "inputs.h"
 #include "model.h"
 
+/* How crops are read with a prompt pool (icstr_crop_batch_set_pool). */
+typedef struct {
+    int shots;               /* prompts per crop, [0, max_prompts] (default 2) */
+    float min_similarity;    /* only records at least this similar (cosine of the pool keys); -1 = all */
+    int compare_plain;       /* also read each crop that got prompts without them, and keep the
+                                reading with the higher confidence */
+} icstr_pool_reading;
+icstr_pool_reading icstr_pool_reading_default(void);
+
 typedef struct {
     int cap, n;              /* capacity and crops in this batch */
     int H, W;
@@ -25,10 +34,17 @@ typedef struct {
     size_t *lens;            /* (n) */
     /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
     icstr_pool *pool;        /* not owned */
-    int shots;
+    icstr_pool_reading reading;
     float *latents;          /* (cap, M, D) the crops' visual latents */
     float *embeddings;       /* (cap, D) their pool keys */
     icstr_pool_prompts prompts;
+    /* reading.compare_plain: kept_plain[k] = 1 where crop k's plain reading won (n_ok); the
+     * plain pass's scratch */
+    unsigned char *kept_plain;
+    float *plain_latents;    /* (cap, M, D) the crops that got prompts, compacted */
+    int *plain_of;           /* (cap) which crop each plain reading is */
+    char **plain_texts;      /* (cap) */
+    float *plain_confidence; /* (cap) */
 } icstr_crop_batch;
 
 int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W);
@@ -37,14 +53,15 @@ void icstr_crop_batch_free(icstr_crop_batch *b);
  * failure of the whole source. */
 int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
 /* Recognizes the crops that decoded (texts and confidence); with a pool set, each crop is
- * decoded with its `shots` most similar pool records as context. */
+ * decoded with its `shots` most similar pool records as context (and, with compare_plain, also
+ * without them: the more confident reading stays). */
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
 /* Keep each crop's encoded bytes in bytes/lens from the next read on. Errors: ICSTR_ERR_NOMEM. */
 int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
-/* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop):
- * the `shots` most similar records (shots in [0, max_prompts]) that are at least min_similarity
- * similar (cosine; -1 = all). Errors: those of icstr_pool_prompts_init. */
-int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, int shots, float min_similarity);
+/* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop), as
+ * r says: the r->shots most similar records (in [0, max_prompts]) that are at least
+ * r->min_similarity similar. Errors: those of icstr_pool_prompts_init, ICSTR_ERR_NOMEM. */
+int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r);
 
 #define ICSTR_TEXT_CAP 256
 

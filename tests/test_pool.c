@@ -3,9 +3,12 @@
  * bucket), refused labels, rm, get, foreach; export read back with icstr_dataset; reembed for
  * another model (and its refusal of labels the new model cannot write); exact top-N retrieval
  * against a brute-force double-precision reference; and an in-context golden check: decoding
- * with prompts from the pool equals decoding with the same context built by hand.
+ * with prompts from the pool equals decoding with the same context built by hand, and a crop
+ * batch with compare_plain keeps the more confident of the two readings.
  * Crash and concurrency tests are in test_pool_crash.c, the CLI in test_pool_cli.c. */
 #include "check.h"
+#include "crop_batch.h"
+#include "crop_batch.h"
 #include "icstr_data.h"
 #include "pool_internal.h"
 
@@ -810,6 +813,68 @@ static void test_incontext(icstr_model *A) {
     for (int i = 0; i < NP + NQ; i++) free(png[i]);
 }
 
+/* compare_plain through a crop batch (what `recognize --compare-plain` runs), with a pool made
+ * for model m: each crop keeps the more confident of its readings with prompts and without (the
+ * batch's own two other modes), the one with prompts on a tie; a crop that gets no prompt (a floor
+ * no record reaches) is read once. Returns how many of the crops the plain reading won. */
+static int check_compare_plain(icstr_model *m, const char *name) {
+    char p[300];
+    path_in(p, sizeof p, name);
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(m, NULL, &meta);
+    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
+    icstr_pool *pool;
+    CHECK(icstr_pool_open(p, m, 0, &pool) == ICSTR_OK);
+    enum { NP = 8, NB = 12, T = ICSTR_TEXT_CAP };
+    icstr_pool_item items[NP];
+    unsigned char *png[NB];
+    size_t len[NB];
+    char labels[NB][8];
+    icstr_crop_batch cb;
+    CHECK(icstr_crop_batch_init(&cb, NB, 8, 32) == ICSTR_OK);
+    for (int i = 0; i < NB; i++) { /* the first NP crops are the pool, the batch reads all */
+        word(i * 5 + 1, labels[i]);
+        png[i] = draw_crop(labels[i], 500 + (uint64_t)i, &len[i]);
+        if (i < NP) items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+        to_input(m, png[i], len[i], cb.images + (size_t)i * 3 * 8 * 32);
+    }
+    CHECK(icstr_pool_add(pool, items, NP, "c", NULL) == ICSTR_OK);
+    cb.n = cb.n_ok = NB;
+    static char plain_t[NB][T], ctx_t[NB][T];
+    float plain_c[NB], ctx_c[NB];
+    icstr_decode_params dp = icstr_decode_default_params();
+    icstr_pool_reading rd = icstr_pool_reading_default();
+    for (int mode = 0; mode < 3; mode++) { /* no pool, prompts, prompts compared with plain */
+        rd.compare_plain = mode == 2;
+        CHECK(icstr_crop_batch_set_pool(&cb, mode ? pool : NULL, &rd) == ICSTR_OK);
+        CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+        for (int q = 0; q < NB && mode < 2; q++) {
+            snprintf(mode ? ctx_t[q] : plain_t[q], T, "%s", cb.texts[q]);
+            (mode ? ctx_c : plain_c)[q] = cb.confidence[q];
+        }
+    }
+    int picked = 1, plain_won = 0;
+    for (int q = 0; q < NB; q++) {
+        int plain = plain_c[q] > ctx_c[q];
+        picked &= cb.kept_plain[q] == plain && !strcmp(cb.texts[q], plain ? plain_t[q] : ctx_t[q]) &&
+                  cb.confidence[q] == (plain ? plain_c[q] : ctx_c[q]) && cb.prompts.ctx[q].n_prompts == 2;
+        plain_won += plain;
+    }
+    CHECK_MSG(picked, "compare_plain kept the wrong reading (%s)", name);
+    rd.min_similarity = 1.5f;
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+    int plain_only = 1;
+    for (int q = 0; q < NB; q++)
+        plain_only &= !cb.kept_plain[q] && cb.prompts.ctx[q].n_prompts == 0 && !strcmp(cb.texts[q], plain_t[q]) &&
+                      cb.confidence[q] == plain_c[q];
+    CHECK(plain_only);
+    icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
+    for (int i = 0; i < NB; i++) free(png[i]);
+    return plain_won;
+}
+
 int main(void) {
     icstr_set_threads(1);
     snprintf(tmp, sizeof tmp, "%s/icstr-pool-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -824,6 +889,12 @@ int main(void) {
     test_search(40);
     test_search(192);
     test_incontext(A);
+    /* with these two random models the plain reading wins for all crops, then for none: the
+     * choice is checked both ways */
+    icstr_model *C = tiny_model(3, CHARS);
+    int won_a = check_compare_plain(A, "compare-a"), won_c = check_compare_plain(C, "compare-c");
+    CHECK_MSG(won_a > 0 && won_c < 12, "plain won %d and %d of 12: both outcomes must occur", won_a, won_c);
+    icstr_model_free(C);
     fprintf(stderr, "test_pool: %.2f s\n", icstr_now_seconds() - t0);
     icstr_model_free(A);
     icstr_model_free(B);

@@ -186,6 +186,13 @@ int main(void) {
     CHECK_MSG(count(out, "\"similarity\"") == 1 && strstr(out, "{\"id\": 1, "), "%s", out);
     CHECK(run("recognize --model a.safetensors --pool P --min-similarity 1.5 single.png") == 2 && strstr(err, "[-1, 1]"));
     CHECK(run("recognize --model a.safetensors --min-similarity 0.5 single.png") == 2 && strstr(err, "need --pool"));
+    /* --compare-plain says per crop whether the reading without prompts won (the choice itself:
+     * test_pool), and needs a pool */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --compare-plain --json set") == 0, "%s", err);
+    CHECK_MSG(lines(out) == 8 && count(out, "\"kept_plain\": ") == 8, "%s", out);
+    CHECK(run("recognize --model a.safetensors --compare-plain single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("eval --data set --model a.safetensors --compare-plain") == 2 && strstr(err, "need --pool"));
+    CHECK_MSG(run("eval --data set --model a.safetensors --pool P --compare-plain --json") == 0, "%s", err);
     CHECK(run("eval --data set --model a.safetensors --min-similarity 0.5") == 2 && strstr(err, "need --pool"));
     CHECK(run("recognize --model a.safetensors --pool nowhere single.png") == 1 && strstr(err, "pool create"));
     /* another model is refused until the pool is re-embedded */
