@@ -83,6 +83,33 @@ int icstr_image_alloc(int w, int h, const unsigned char rgb[3], icstr_image *out
  * Errors: ICSTR_ERR_ARG (NULL, empty image, H or W < 1 or above 65536), ICSTR_ERR_NOMEM. */
 int icstr_image_to_input(const icstr_image *img, int H, int W, float *chw);
 
+/* Copies the w x h rectangle at (x, y) of img into *out (a new buffer).
+ * Errors: ICSTR_ERR_ARG (NULL, or the rectangle not inside img), ICSTR_ERR_NOMEM. */
+int icstr_image_crop(const icstr_image *img, int x, int y, int w, int h, icstr_image *out);
+
+/* ---- long text lines (data/line_split.c) ---- */
+
+/* Where to cut a crop much wider than the model's input into pieces read one by one. */
+typedef struct {
+    float split_aspect; /* only crops wider than this many heights are cut (default 4.5; <= 0: never) */
+    float piece_aspect; /* pieces at most this many heights wide where the gaps allow (default 3.5) */
+    float min_gap;      /* a cut needs a blank column run at least this many heights wide (0.25) */
+} icstr_line_split_params;
+icstr_line_split_params icstr_line_split_default_params(void);
+
+#define ICSTR_LINE_MAX_PIECES 12
+
+/* Cuts img between words: piece i is columns [x0[i], x1[i]) at full height, the pieces tile
+ * the crop left to right, and each cut lies in the middle of a blank column run (ink told
+ * from background by Otsu's two classes of grey values, the background being the class that
+ * holds most of the border, ink 65% of the way from its mean to the other's) at least
+ * min_gap heights wide. Greedy: each piece runs to the farthest such cut that keeps it within
+ * piece_aspect heights, or to the next cut when one word alone is wider. A crop no wider than
+ * split_aspect heights, without contrast or without such gaps is one piece [0, w).
+ * x0, x1 hold max_pieces ints. Returns the number of pieces (>= 1) or
+ * ICSTR_ERR_ARG / ICSTR_ERR_NOMEM. */
+int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces);
+
 /* The same resampling to an 8-bit RGB image of w x h (values rounded); *out owns a new buffer. */
 int icstr_image_resize(const icstr_image *img, int w, int h, icstr_image *out);
 

@@ -49,3 +49,12 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
     *given = 1;
     return 1;
 }
+
+int icstr_cli_line_split(const char *cmd, int argc, char **argv, int *i, icstr_line_split_params *p) {
+    if (strcmp(argv[*i], "--split-aspect") || *i + 1 >= argc) return 0;
+    double v;
+    if (icstr_cli_double(cmd, argv[*i], argv[*i + 1], 0.0, 1000.0, &v)) return 2;
+    ++*i;
+    p->split_aspect = (float)v;
+    return 1;
+}

@@ -16,7 +16,7 @@
 static const char *usage =
     "usage: icstr bench accuracy --data PATH [--data PATH...] [--model M] [--out DIR] [--name NAME]\n"
     "                            [--errors] [--errors-max N] [--beam K] [--batch N] [--threads N]\n"
-    "                            [--limit N] [--predictions-in TSV]\n"
+    "                            [--limit N] [--predictions-in TSV] " ICSTR_CLI_SPLIT_USAGE "\n"
     "\n"
     "Scores every labelled set (an STR LMDB or a folder with a gt.txt) under the standard protocol\n"
     "(lower-case [a-z0-9], labels longer than 25 skipped) and the cased one (94 printable ASCII\n"
@@ -41,6 +41,7 @@ static const char *usage =
     "                       (more columns are ignored, lines starting with # too), NAME being the\n"
     "                       crop's path as icstr recognize prints it, or relative to the set folder;\n"
     "                       a crop missing from F counts as an empty prediction\n"
+    ICSTR_CLI_SPLIT_HELP
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -282,6 +283,7 @@ int icstr_bench_accuracy(int argc, char **argv) {
     char **data = calloc((size_t)argc + 1, sizeof(char *));
     int n_data = 0, errors = 0;
     long errors_max = 64, beam = 1, batch = 64, threads = 0, limit = 0;
+    icstr_line_split_params split = icstr_line_split_default_params();
     if (!data) return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -316,6 +318,8 @@ int icstr_bench_accuracy(int argc, char **argv) {
             bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 0, 1024, &threads);
         } else if (!strcmp(a, "--limit") && more) {
             bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 1L << 40, &limit);
+        } else if ((bad = icstr_cli_line_split("icstr bench accuracy", argc, argv, &i, &split))) {
+            bad = bad == 2;
         } else {
             fprintf(stderr, "icstr bench accuracy: unexpected argument '%s'\n\n%s", a, usage);
             bad = 1;
@@ -354,7 +358,9 @@ int icstr_bench_accuracy(int argc, char **argv) {
             goto out;
         }
         const icstr_model_config *mc = icstr_model_get_config(m);
-        if ((rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w))) goto out;
+        if ((rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)) ||
+            (rc = icstr_crop_batch_set_split(&cb, &split)))
+            goto out;
     }
     icstr_bench_set_names(data, n_data, set_names);
     snprintf(path, sizeof path, "%s/results-%s.csv", out_dir, name);

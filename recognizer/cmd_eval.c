@@ -16,7 +16,7 @@
 static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
-    "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "] [--errors DIR]\n"
+    "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "] [--errors DIR] " ICSTR_CLI_SPLIT_USAGE "\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
@@ -36,6 +36,7 @@ static const char *usage =
     ICSTR_CLI_POOL_READING_HELP
     "  --errors DIR         write the misread crops (original bytes) with their TRUE labels as a\n"
     "                       gt.txt folder: `icstr pool add P --data DIR` then teaches them in context\n"
+    ICSTR_CLI_SPLIT_HELP
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -74,6 +75,7 @@ int icstr_cmd_eval(int argc, char **argv) {
     int json = 0, protocol = ICSTR_SCORE_STANDARD, reading_given = 0, got;
     long batch = 64, threads = 0, limit = 0, beam = 1;
     icstr_pool_reading reading = icstr_pool_reading_default();
+    icstr_line_split_params split = icstr_line_split_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -93,6 +95,8 @@ int icstr_cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
         } else if ((got = icstr_cli_pool_reading("icstr eval", argc, argv, &i, &reading, &reading_given))) {
+            if (got == 2) return 2;
+        } else if ((got = icstr_cli_line_split("icstr eval", argc, argv, &i, &split))) {
             if (got == 2) return 2;
         } else if (!strcmp(a, "--protocol") && more) {
             const char *p = argv[++i];
@@ -142,7 +146,8 @@ int icstr_cmd_eval(int argc, char **argv) {
         return 1;
     }
     const icstr_model_config *mc = icstr_model_get_config(m);
-    if ((rc = icstr_inputs_open(args, 1, &in)) || (rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)))
+    if ((rc = icstr_inputs_open(args, 1, &in)) || (rc = icstr_crop_batch_init(&cb, (int)batch, mc->img_h, mc->img_w)) ||
+        (rc = icstr_crop_batch_set_split(&cb, &split)))
         goto out;
     if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
                       (rc = icstr_crop_batch_set_pool(&cb, pool, &reading))))

@@ -14,7 +14,7 @@
 
 static const char *usage =
     "usage: icstr recognize [--model M] [--json] [--beam K] [--batch N] [--threads N]\n"
-    "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "] INPUT...\n"
+    "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "] " ICSTR_CLI_SPLIT_USAGE " INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
@@ -24,10 +24,12 @@ static const char *usage =
     "  --pool P             in-context: put each crop's most similar labelled crops from the prompt\n"
     "                       pool P (icstr pool) in front of it, the most similar nearest\n"
     ICSTR_CLI_POOL_READING_HELP
+    ICSTR_CLI_SPLIT_HELP
     "  --json               one JSON object per crop: {\"path\", \"text\", \"confidence\"} or\n"
     "                       {\"path\", \"error\"}; with --pool also \"prompts\": [{\"id\", \"similarity\"}...],\n"
     "                       the most similar first, and with --compare-plain \"kept_plain\": true\n"
-    "                       where the reading without prompts won\n"
+    "                       where the reading without prompts won; \"pieces\": N for a long line\n"
+    "                       whose reading is that of its N pieces (--split-aspect)\n"
     "  --beam K             beam search with K beams (default 1: greedy)\n"
     "  --batch N            crops recognized together (default 64)\n"
     "  --threads N          threads (default: all cores)\n"
@@ -36,18 +38,21 @@ static const char *usage =
     "be read are reported on stderr with the reason; the exit code is then 1.\n";
 
 /* The prompts crop k was read with, as JSON: the most similar first (the context holds them
- * the other way round). */
+ * the other way round); for a line read in pieces, each piece's in turn. */
 static void print_prompts(const icstr_crop_batch *cb, int k) {
     const icstr_pool_prompts *pp = &cb->prompts;
-    int n = pp->ctx[k].n_prompts;
+    int count, first = icstr_crop_batch_inputs_of(cb, k, &count), kept_plain = 0, printed = 0;
     printf(", \"prompts\": [");
-    for (int j = n - 1; j >= 0; j--) {
-        size_t at = (size_t)k * pp->shots + j;
-        printf("%s{\"id\": %llu, \"similarity\": %.6f}", j == n - 1 ? "" : ", ", (unsigned long long)pp->ids[at],
-               (double)pp->scores[at]);
+    for (int q = first; q < first + count; q++) {
+        for (int j = pp->ctx[q].n_prompts - 1; j >= 0; j--) {
+            size_t at = (size_t)q * pp->shots + j;
+            printf("%s{\"id\": %llu, \"similarity\": %.6f}", printed++ ? ", " : "", (unsigned long long)pp->ids[at],
+                   (double)pp->scores[at]);
+        }
+        if (cb->reading.compare_plain) kept_plain |= cb->kept_plain[q];
     }
     printf("]");
-    if (cb->reading.compare_plain) printf(", \"kept_plain\": %s", cb->kept_plain[k] ? "true" : "false");
+    if (cb->reading.compare_plain) printf(", \"kept_plain\": %s", kept_plain ? "true" : "false");
 }
 
 int icstr_cmd_recognize(int argc, char **argv) {
@@ -55,6 +60,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
     const char *pool_path = NULL;
     int json = 0, batch = 64, threads = 0, reading_given = 0, got;
     icstr_pool_reading reading = icstr_pool_reading_default();
+    icstr_line_split_params split = icstr_line_split_default_params();
     icstr_decode_params dp = icstr_decode_default_params();
     char **inputs = calloc((size_t)argc, sizeof(char *));
     int n_inputs = 0;
@@ -73,6 +79,11 @@ int icstr_cmd_recognize(int argc, char **argv) {
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
         } else if ((got = icstr_cli_pool_reading("icstr recognize", argc, argv, &i, &reading, &reading_given))) {
+            if (got == 2) {
+                free(inputs);
+                return 2;
+            }
+        } else if ((got = icstr_cli_line_split("icstr recognize", argc, argv, &i, &split))) {
             if (got == 2) {
                 free(inputs);
                 return 2;
@@ -120,7 +131,8 @@ int icstr_cmd_recognize(int argc, char **argv) {
     ICSTR_DEBUG("model %s loaded in %.1f ms", model_path, 1e3 * (icstr_now_seconds() - t0));
     const icstr_model_config *mc = icstr_model_get_config(m);
     long done = 0, failed = 0;
-    if ((rc = icstr_inputs_open(inputs, n_inputs, &in)) || (rc = icstr_crop_batch_init(&cb, batch, mc->img_h, mc->img_w)))
+    if ((rc = icstr_inputs_open(inputs, n_inputs, &in)) || (rc = icstr_crop_batch_init(&cb, batch, mc->img_h, mc->img_w)) ||
+        (rc = icstr_crop_batch_set_split(&cb, &split)))
         goto out;
     if (pool_path && ((rc = icstr_pool_open(pool_path, m, ICSTR_POOL_RDONLY, &pool)) ||
                       (rc = icstr_crop_batch_set_pool(&cb, pool, &reading))))
@@ -149,6 +161,9 @@ int icstr_cmd_recognize(int argc, char **argv) {
                 printf(", \"text\": ");
                 icstr_json_fprint_string(stdout, cb.texts[k]);
                 printf(", \"confidence\": %.4f", (double)cb.confidence[k]);
+                int pieces;
+                icstr_crop_batch_inputs_of(&cb, k, &pieces);
+                if (pieces > 1) printf(", \"pieces\": %d", pieces);
                 if (pool) print_prompts(&cb, k);
                 printf("}\n");
             } else {

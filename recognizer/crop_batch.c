@@ -2,6 +2,7 @@
 #include "crop_batch.h"
 #include "icstr_data.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@ int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W) {
     b->cap = cap;
     b->H = H;
     b->W = W;
+    b->piece_cap = 2 * cap + ICSTR_LINE_MAX_PIECES; /* a batch of long lines reads fewer crops */
+    b->in_cap = cap + b->piece_cap;
     b->images = icstr_alloc((size_t)cap * 3 * H * W, sizeof(float));
     b->names = calloc((size_t)cap, sizeof(char *));
     b->labels = calloc((size_t)cap, sizeof(char *));
@@ -41,7 +44,7 @@ static void clear_items(icstr_crop_batch *b) {
             b->lens[i] = 0;
         }
     }
-    b->n = b->n_ok = 0;
+    b->n = b->n_ok = b->n_pieces = 0;
 }
 
 int icstr_crop_batch_keep_bytes(icstr_crop_batch *b) {
@@ -67,13 +70,74 @@ void icstr_crop_batch_free(icstr_crop_batch *b) {
     free(b->texts);
     free(b->confidence);
     icstr_crop_batch_set_pool(b, NULL, NULL);
+    icstr_crop_batch_set_split(b, NULL);
     memset(b, 0, sizeof *b);
+}
+
+/* Crop k (decoded as im) in pieces when it is a long line (set_split): its pieces' inputs go to
+ * the pieces buffer. */
+static int cut_pieces(icstr_crop_batch *b, const icstr_image *im, int k) {
+    int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
+    b->piece_count[k] = 0;
+    int n = icstr_line_split(im, &b->split, x0, x1, ICSTR_LINE_MAX_PIECES);
+    if (n <= 1) return n < 0 ? n : ICSTR_OK;
+    size_t img = (size_t)3 * b->H * b->W;
+    for (int j = 0; j < n; j++) {
+        icstr_image piece;
+        int rc = icstr_image_crop(im, x0[j], 0, x1[j] - x0[j], im->h, &piece);
+        if (!rc) rc = icstr_image_to_input(&piece, b->H, b->W, b->pieces + (size_t)(b->n_pieces + j) * img);
+        icstr_image_free(&piece);
+        if (rc) return rc;
+    }
+    b->piece_first[k] = b->n_pieces;
+    b->piece_count[k] = n;
+    b->n_pieces += n;
+    return ICSTR_OK;
+}
+
+int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_params *p) {
+    icstr_free(b->pieces);
+    icstr_free(b->inputs);
+    if (b->in_texts)
+        for (int i = 0; i < b->in_cap; i++) free(b->in_texts[i]);
+    free(b->in_texts);
+    free(b->in_confidence);
+    free(b->piece_first);
+    free(b->piece_count);
+    free(b->in_first);
+    free(b->pieces_won);
+    b->pieces_won = NULL;
+    b->pieces = b->inputs = b->in_confidence = NULL;
+    b->in_texts = NULL;
+    b->piece_first = b->piece_count = b->in_first = NULL;
+    b->n_pieces = 0;
+    memset(&b->split, 0, sizeof b->split);
+    if (!p || p->split_aspect <= 0.0f) return ICSTR_OK;
+    size_t img = (size_t)3 * b->H * b->W;
+    b->pieces = icstr_alloc((size_t)b->piece_cap * img, sizeof(float));
+    b->inputs = icstr_alloc((size_t)b->in_cap * img, sizeof(float));
+    b->in_texts = calloc((size_t)b->in_cap, sizeof(char *));
+    b->in_confidence = calloc((size_t)b->in_cap, sizeof(float));
+    b->piece_first = calloc((size_t)b->cap, sizeof(int));
+    b->piece_count = calloc((size_t)b->cap, sizeof(int));
+    b->in_first = calloc((size_t)b->cap, sizeof(int));
+    b->pieces_won = calloc((size_t)b->cap, 1);
+    int ok = b->pieces && b->inputs && b->in_texts && b->in_confidence && b->piece_first && b->piece_count &&
+             b->in_first && b->pieces_won;
+    for (int i = 0; ok && i < b->in_cap; i++) ok = (b->in_texts[i] = malloc(ICSTR_TEXT_CAP)) != NULL;
+    if (!ok) {
+        icstr_crop_batch_set_split(b, NULL);
+        return icstr_fail(ICSTR_ERR_NOMEM, "crop batch pieces for %d crops", b->cap);
+    }
+    b->split = *p;
+    return ICSTR_OK;
 }
 
 int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
     clear_items(b);
     size_t img = (size_t)3 * b->H * b->W;
-    while (b->n < b->cap) {
+    /* a crop may need up to ICSTR_LINE_MAX_PIECES piece slots: stop before they could run out */
+    while (b->n < b->cap && (!b->pieces || b->n_pieces + ICSTR_LINE_MAX_PIECES <= b->piece_cap)) {
         icstr_input_item item;
         int rc = icstr_inputs_next(in, &item);
         if (rc < 0) return rc;
@@ -96,8 +160,10 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         rc = icstr_image_load_memory(item.bytes, item.len, item.name, &im);
         if (!rc) {
             rc = icstr_image_to_input(&im, b->H, b->W, b->images + (size_t)b->n_ok * img);
+            if (!rc && b->pieces) rc = cut_pieces(b, &im, b->n_ok);
             icstr_image_free(&im);
         }
+        if (rc == ICSTR_ERR_NOMEM) return rc;
         if (rc) {
             b->reasons[i] = strdup(icstr_last_error());
             continue;
@@ -118,7 +184,7 @@ static void free_pool_buffers(icstr_crop_batch *b) {
     icstr_free(b->plain_latents);
     icstr_pool_prompts_free(&b->prompts);
     if (b->plain_texts)
-        for (int i = 0; i < b->cap; i++) free(b->plain_texts[i]);
+        for (int i = 0; i < b->in_cap; i++) free(b->plain_texts[i]);
     free(b->plain_texts);
     free(b->plain_of);
     free(b->plain_confidence);
@@ -133,13 +199,13 @@ static void free_pool_buffers(icstr_crop_batch *b) {
 /* The buffers of the plain pass (compare_plain). */
 static int alloc_plain(icstr_crop_batch *b) {
     size_t per = (size_t)b->prompts.M * b->prompts.D;
-    b->plain_latents = icstr_alloc((size_t)b->cap * per, sizeof(float));
-    b->plain_of = calloc((size_t)b->cap, sizeof(int));
-    b->plain_texts = calloc((size_t)b->cap, sizeof(char *));
-    b->plain_confidence = calloc((size_t)b->cap, sizeof(float));
-    b->kept_plain = calloc((size_t)b->cap, 1);
+    b->plain_latents = icstr_alloc((size_t)b->in_cap * per, sizeof(float));
+    b->plain_of = calloc((size_t)b->in_cap, sizeof(int));
+    b->plain_texts = calloc((size_t)b->in_cap, sizeof(char *));
+    b->plain_confidence = calloc((size_t)b->in_cap, sizeof(float));
+    b->kept_plain = calloc((size_t)b->in_cap, 1);
     if (!b->plain_latents || !b->plain_of || !b->plain_texts || !b->plain_confidence || !b->kept_plain) return 0;
-    for (int i = 0; i < b->cap; i++)
+    for (int i = 0; i < b->in_cap; i++)
         if (!(b->plain_texts[i] = malloc(ICSTR_TEXT_CAP))) return 0;
     return 1;
 }
@@ -147,7 +213,7 @@ static int alloc_plain(icstr_crop_batch *b) {
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r) {
     free_pool_buffers(b);
     if (!pool) return ICSTR_OK;
-    int rc = icstr_pool_prompts_init(&b->prompts, pool, b->cap, r->shots);
+    int rc = icstr_pool_prompts_init(&b->prompts, pool, b->in_cap, r->shots);
     if (rc) return rc;
     b->prompts.min_score = r->min_similarity;
     /* load the pool's embedding matrix now, not inside the first timed batch */
@@ -156,8 +222,8 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         icstr_pool_prompts_free(&b->prompts);
         return (int)n;
     }
-    b->latents = icstr_alloc((size_t)b->cap * b->prompts.M * b->prompts.D, sizeof(float));
-    b->embeddings = icstr_alloc((size_t)b->cap * b->prompts.D, sizeof(float));
+    b->latents = icstr_alloc((size_t)b->in_cap * b->prompts.M * b->prompts.D, sizeof(float));
+    b->embeddings = icstr_alloc((size_t)b->in_cap * b->prompts.D, sizeof(float));
     if (!b->latents || !b->embeddings || (r->compare_plain && !alloc_plain(b))) {
         free_pool_buffers(b);
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
@@ -167,13 +233,14 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
     return ICSTR_OK;
 }
 
-/* compare_plain: reads the crops that got prompts again without them (from the same latents)
- * and keeps, crop by crop, the reading with the higher confidence (the one with prompts on a
+/* compare_plain: reads the inputs that got prompts again without them (from the same latents)
+ * and keeps, input by input, the reading with the higher confidence (the one with prompts on a
  * tie). */
-static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
+static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, int n_in,
+                            char **texts, float *confidence) {
     size_t per = (size_t)b->prompts.M * b->prompts.D;
     int n = 0;
-    for (int k = 0; k < b->n_ok; k++) {
+    for (int k = 0; k < n_in; k++) {
         b->kept_plain[k] = 0;
         if (!b->prompts.ctx[k].n_prompts) continue;
         memcpy(b->plain_latents + (size_t)n * per, b->latents + (size_t)k * per, per * sizeof(float));
@@ -183,21 +250,107 @@ static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_dec
     int rc = icstr_model_decode(m, b->plain_latents, n, NULL, p, b->plain_texts, ICSTR_TEXT_CAP, b->plain_confidence);
     for (int j = 0; j < n && !rc; j++) {
         int k = b->plain_of[j];
-        if (b->plain_confidence[j] <= b->confidence[k]) continue;
-        memcpy(b->texts[k], b->plain_texts[j], ICSTR_TEXT_CAP);
-        b->confidence[k] = b->plain_confidence[j];
+        if (b->plain_confidence[j] <= confidence[k]) continue;
+        memcpy(texts[k], b->plain_texts[j], ICSTR_TEXT_CAP);
+        confidence[k] = b->plain_confidence[j];
         b->kept_plain[k] = 1;
     }
     return rc;
 }
 
+/* Reads n inputs (with the pool's prompts when one is set). */
+static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, const float *inputs, int n,
+                       char **texts, float *confidence) {
+    if (!b->pool) return icstr_model_recognize(m, inputs, n, p, texts, ICSTR_TEXT_CAP, confidence);
+    int rc = icstr_model_encode(m, inputs, n, b->latents, b->embeddings);
+    if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, n, &b->prompts);
+    if (!rc) rc = icstr_model_decode(m, b->latents, n, b->prompts.ctx, p, texts, ICSTR_TEXT_CAP, confidence);
+    if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p, n, texts, confidence);
+    return rc;
+}
+
+/* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces;
+ * the confidence the product of theirs (the chance that every piece is right). */
+static void join_pieces(icstr_crop_batch *b, int k, int first, int count) {
+    char *out = b->texts[k];
+    size_t len = 0;
+    float conf = 1.0f;
+    out[0] = 0;
+    for (int j = first; j < first + count; j++) {
+        const char *t = b->in_texts[j];
+        size_t n = strlen(t);
+        while (n && t[0] == ' ') t++, n--;
+        while (n && t[n - 1] == ' ') n--;
+        conf *= b->in_confidence[j];
+        if (!n) continue;
+        if (len && len + 1 < ICSTR_TEXT_CAP) out[len++] = ' ';
+        if (len + n >= ICSTR_TEXT_CAP) { /* too long: cut before the first UTF-8 sequence that does not fit */
+            n = ICSTR_TEXT_CAP - 1 - len;
+            while (n && ((unsigned char)t[n] & 0xC0) == 0x80) n--;
+        }
+        memcpy(out + len, t, n);
+        len += n;
+        out[len] = 0;
+    }
+    b->confidence[k] = conf;
+}
+
+/* The mean log-probability per decoded token (each character and the end of each reading) of n
+ * readings: their confidences are whole-sequence probabilities, which fall with the length, so
+ * a line read in pieces (more characters, more ends) is compared with its whole reading per token. */
+static double per_token(char **texts, const float *confidence, int n) {
+    double logp = 0.0;
+    long tokens = 0;
+    for (int j = 0; j < n; j++) {
+        logp += log(confidence[j] > 1e-30f ? (double)confidence[j] : 1e-30);
+        tokens += 1;
+        for (const unsigned char *c = (const unsigned char *)texts[j]; *c; c++) tokens += (*c & 0xC0) != 0x80;
+    }
+    return logp / (double)tokens;
+}
+
+int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
+    if (!b->n_pieces || !b->piece_count[k]) {
+        *count = 1;
+        return b->n_pieces ? b->in_first[k] : k;
+    }
+    int used = b->pieces_won[k];
+    *count = used ? b->piece_count[k] : 1;
+    return b->in_first[k] + used;
+}
+
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
     if (!b->n_ok) return ICSTR_OK;
-    if (!b->pool) return icstr_model_recognize(m, b->images, b->n_ok, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
-    int rc = icstr_model_encode(m, b->images, b->n_ok, b->latents, b->embeddings);
-    if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, b->n_ok, &b->prompts);
-    if (!rc)
-        rc = icstr_model_decode(m, b->latents, b->n_ok, b->prompts.ctx, p, b->texts, ICSTR_TEXT_CAP, b->confidence);
-    if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p);
+    if (!b->n_pieces) return read_inputs(b, m, p, b->images, b->n_ok, b->texts, b->confidence);
+    /* some crop was split: the model reads every crop whole and, after a split one, its pieces */
+    size_t img = (size_t)3 * b->H * b->W;
+    int n_in = 0;
+    for (int k = 0; k < b->n_ok; k++) {
+        b->in_first[k] = n_in;
+        memcpy(b->inputs + (size_t)n_in++ * img, b->images + (size_t)k * img, img * sizeof(float));
+        int count = b->piece_count[k];
+        memcpy(b->inputs + (size_t)n_in * img, b->pieces + (size_t)b->piece_first[k] * img,
+               (size_t)count * img * sizeof(float));
+        n_in += count;
+    }
+    int rc = read_inputs(b, m, p, b->inputs, n_in, b->in_texts, b->in_confidence);
+    for (int k = 0; k < b->n_ok && !rc; k++) {
+        int whole = b->in_first[k];
+        memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
+        b->confidence[k] = b->in_confidence[whole];
+        b->pieces_won[k] = 0;
+        if (!b->piece_count[k]) continue;
+        /* the pieces' reading stays when the model is surer of it than of the whole crop's */
+        float whole_conf = b->confidence[k];
+        double whole_per = per_token(b->in_texts + whole, b->in_confidence + whole, 1);
+        double pieces_per = per_token(b->in_texts + whole + 1, b->in_confidence + whole + 1, b->piece_count[k]);
+        join_pieces(b, k, whole + 1, b->piece_count[k]);
+        if (pieces_per > whole_per) {
+            b->pieces_won[k] = 1;
+        } else {
+            memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
+            b->confidence[k] = whole_conf;
+        }
+    }
     return rc;
 }

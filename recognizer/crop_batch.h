@@ -3,6 +3,7 @@
 #ifndef ICSTR_CROP_BATCH_H
 #define ICSTR_CROP_BATCH_H
 
+#include "icstr_data.h"
 #include "icstr_pool.h"
 #include "inputs.h"
 #include "model.h"
@@ -35,16 +36,32 @@ typedef struct {
     /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
     icstr_pool *pool;        /* not owned */
     icstr_pool_reading reading;
-    float *latents;          /* (cap, M, D) the crops' visual latents */
-    float *embeddings;       /* (cap, D) their pool keys */
+    float *latents;          /* (in_cap, M, D) the inputs' visual latents */
+    float *embeddings;       /* (in_cap, D) their pool keys */
     icstr_pool_prompts prompts;
-    /* reading.compare_plain: kept_plain[k] = 1 where crop k's plain reading won (n_ok); the
-     * plain pass's scratch */
-    unsigned char *kept_plain;
-    float *plain_latents;    /* (cap, M, D) the crops that got prompts, compacted */
-    int *plain_of;           /* (cap) which crop each plain reading is */
-    char **plain_texts;      /* (cap) */
-    float *plain_confidence; /* (cap) */
+    /* reading.compare_plain: kept_plain[j] = 1 where input j's plain reading won; the plain
+     * pass's scratch */
+    unsigned char *kept_plain; /* (in_cap) */
+    float *plain_latents;    /* (in_cap, M, D) the inputs that got prompts, compacted */
+    int *plain_of;           /* (in_cap) which input each plain reading is */
+    char **plain_texts;      /* (in_cap) */
+    float *plain_confidence; /* (in_cap) */
+    /* long lines (icstr_crop_batch_set_split): a crop wider than split.split_aspect heights is
+     * also read as pieces cut between words (icstr_line_split), their readings joined by spaces
+     * and their confidences multiplied, and the reading the model is surer of stays (whole or
+     * pieces: a single word with wide letter spacing can be cut too). The model reads "inputs":
+     * each crop whole and, after a split one, its pieces; the pool's prompts (prompts.ctx) and
+     * kept_plain are per input. */
+    icstr_line_split_params split;  /* split_aspect <= 0: crops are read whole (the default) */
+    int in_cap;                     /* inputs a batch can hold: cap + piece_cap */
+    int piece_cap, n_pieces;
+    float *pieces;                  /* (piece_cap, 3, H, W) the pieces of the split crops */
+    int *piece_first, *piece_count; /* (cap) per crop that decoded: its pieces (count 0: whole) */
+    float *inputs;                  /* (cap + piece_cap, 3, H, W) assembled when some crop was split */
+    int *in_first;                  /* (cap) per crop that decoded: its first input (the whole crop) */
+    unsigned char *pieces_won;      /* (cap) 1 where the pieces' reading stayed */
+    char **in_texts;                /* (in_cap) */
+    float *in_confidence;           /* (in_cap) */
 } icstr_crop_batch;
 
 int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W);
@@ -62,6 +79,13 @@ int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
  * r says: the r->shots most similar records (in [0, max_prompts]) that are at least
  * r->min_similarity similar. Errors: those of icstr_pool_prompts_init, ICSTR_ERR_NOMEM. */
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r);
+/* Read crops wider than p->split_aspect heights in pieces from the next read on (p NULL or
+ * split_aspect <= 0: whole). Errors: ICSTR_ERR_NOMEM. */
+int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_params *p);
+/* The inputs whose reading crop k (an index into images) got: returns the first, *count how many
+ * (1 for a crop read whole, the number of pieces where the pieces' reading stayed). Valid after
+ * icstr_crop_batch_recognize. */
+int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count);
 
 #define ICSTR_TEXT_CAP 256
 

@@ -1,0 +1,195 @@
+/* Long lines: icstr_line_split's cuts on drawn lines whose gaps are known to the pixel (words of
+ * bars with narrow letter gaps and wide word gaps, dark on light and light on dark), the cases
+ * that stay whole, and a crop batch reading a long line in pieces against the same readings made
+ * one by one (the whole crop, each piece) with the rule the batch must follow: the pieces' joined
+ * reading stays when its mean log-probability per token beats the whole crop's. */
+#include "check.h"
+#include "crop_batch.h"
+#include "icstr_data.h"
+#include "tiny_pool_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A line h pixels high: n_words words of 3 letters (bars 8 wide, 3 apart), word_gap apart, a
+ * margin of `margin` blank columns on both sides; ink on background. */
+static icstr_image draw_line(int h, int n_words, int word_gap, int margin, unsigned char ink, unsigned char bg) {
+    const int word_w = 3 * 8 + 2 * 3;
+    int w = 2 * margin + n_words * word_w + (n_words - 1) * word_gap;
+    unsigned char rgb[3] = {bg, bg, bg};
+    icstr_image im;
+    if (icstr_image_alloc(w, h, rgb, &im)) exit(1);
+    for (int k = 0; k < n_words; k++)
+        for (int l = 0; l < 3; l++) {
+            int x0 = margin + k * (word_w + word_gap) + l * 11;
+            for (int y = 2; y < h - 2; y++)
+                for (int x = x0; x < x0 + 8; x++) memset(im.rgb + ((size_t)y * w + x) * 3, ink, 3);
+        }
+    return im;
+}
+
+static int cuts_are(const icstr_image *im, const icstr_line_split_params *p, int max, int n_want, const int *want) {
+    int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
+    int n = icstr_line_split(im, p, x0, x1, max);
+    int ok = n == n_want && x0[0] == 0 && x1[n > 0 ? n - 1 : 0] == im->w;
+    for (int i = 0; ok && i < n - 1; i++) ok = x1[i] == want[i] && x0[i + 1] == want[i];
+    if (!ok) {
+        fprintf(stderr, "  got %d pieces:", n);
+        for (int i = 0; i < n; i++) fprintf(stderr, " [%d, %d)", x0[i], x1[i]);
+        fputc('\n', stderr);
+    }
+    return ok;
+}
+
+static void test_cuts(void) {
+    icstr_line_split_params p = icstr_line_split_default_params();
+    /* h 20, words 30 wide and 8 apart (0.4 h): gap centres 34, 72, 110, 148; width 182 (9.1 h).
+     * Pieces of at most 3.5 h = 70: [0,34) (72 is 2 too far), [34,72), [72,110), [110,148),
+     * [148,182) (34 left) */
+    icstr_image line = draw_line(20, 5, 8, 0, 0, 255);
+    CHECK(cuts_are(&line, &p, ICSTR_LINE_MAX_PIECES, 5, (int[]){34, 72, 110, 148}));
+    /* light text on dark cuts the same */
+    icstr_image inverse = draw_line(20, 5, 8, 0, 250, 10);
+    CHECK(cuts_are(&inverse, &p, ICSTR_LINE_MAX_PIECES, 5, (int[]){34, 72, 110, 148}));
+    /* wider pieces: 5 h = 100 takes two words a piece */
+    icstr_line_split_params wide = p;
+    wide.piece_aspect = 5.0f;
+    CHECK(cuts_are(&line, &wide, ICSTR_LINE_MAX_PIECES, 3, (int[]){72, 148}));
+    /* at most two pieces: the second takes the rest */
+    CHECK(cuts_are(&line, &p, 2, 2, (int[]){34}));
+    /* margins are not gaps: the blank columns outside the ink never make a cut */
+    icstr_image margins = draw_line(20, 5, 8, 15, 0, 255);
+    CHECK(cuts_are(&margins, &p, ICSTR_LINE_MAX_PIECES, 5, (int[]){15 + 34, 15 + 72, 15 + 110, 15 + 148}));
+    /* whole: gaps narrower than min_gap (4 px = 0.2 h), a crop no wider than split_aspect, split off */
+    icstr_image narrow = draw_line(20, 5, 4, 0, 0, 255);
+    CHECK(cuts_are(&narrow, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    icstr_image two = draw_line(20, 2, 8, 0, 0, 255); /* 68 = 3.4 h */
+    CHECK(cuts_are(&two, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    icstr_line_split_params off = p;
+    off.split_aspect = 0.0f;
+    CHECK(cuts_are(&line, &off, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    /* no contrast: nothing to tell ink by */
+    icstr_image flat;
+    CHECK(icstr_image_alloc(200, 20, (unsigned char[]){128, 128, 128}, &flat) == ICSTR_OK);
+    CHECK(cuts_are(&flat, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    int x0[2], x1[2];
+    CHECK(icstr_line_split(NULL, &p, x0, x1, 2) == ICSTR_ERR_ARG);
+    CHECK(icstr_line_split(&line, &p, x0, x1, 0) == ICSTR_ERR_ARG);
+    /* the crop helper: a rectangle's pixels, refused outside the image */
+    icstr_image c;
+    CHECK(icstr_image_crop(&line, 30, 1, 10, 5, &c) == ICSTR_OK && c.w == 10 && c.h == 5);
+    CHECK(!memcmp(c.rgb, line.rgb + ((size_t)1 * line.w + 30) * 3, 30) &&
+          !memcmp(c.rgb + 4 * 30, line.rgb + ((size_t)5 * line.w + 30) * 3, 30));
+    icstr_image_free(&c);
+    CHECK(icstr_image_crop(&line, 180, 0, 3, 20, &c) == ICSTR_ERR_ARG && !c.rgb);
+    icstr_image *all[] = {&line, &inverse, &margins, &narrow, &two, &flat};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) icstr_image_free(all[i]);
+}
+
+static double per_token(const char *const *texts, const float *conf, int n) {
+    double lp = 0.0;
+    long tokens = 0;
+    for (int j = 0; j < n; j++) {
+        lp += log(conf[j] > 1e-30f ? (double)conf[j] : 1e-30);
+        tokens += 1 + (long)strlen(texts[j]); /* the tiny charset is ASCII */
+    }
+    return lp / (double)tokens;
+}
+
+/* A batch of a short word and a long line, read by the crop batch, against the readings of the
+ * same inputs made here in one call (the batch's order: each crop whole, then the line's pieces). */
+static void test_batch(void) {
+    char dir[] = "/tmp/icstr_test_split_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    icstr_image line = draw_line(20, 5, 8, 0, 0, 255), word = draw_line(20, 1, 8, 3, 40, 230);
+    char p_line[300], p_word[300];
+    snprintf(p_line, sizeof p_line, "%s/a_line.png", dir);
+    snprintf(p_word, sizeof p_word, "%s/b_word.png", dir);
+    CHECK(icstr_image_write_png(p_line, line.w, line.h, 3, line.rgb) == ICSTR_OK);
+    CHECK(icstr_image_write_png(p_word, word.w, word.h, 3, word.rgb) == ICSTR_OK);
+
+    icstr_model *m = tiny_pool_model(11);
+    enum { H = 8, W = 32, IMG = 3 * H * W, N = 7 };
+    /* the reference: line whole, its 5 pieces, the word whole */
+    static float ref_in[N * IMG];
+    const int cut[6] = {0, 34, 72, 110, 148, 182};
+    CHECK(icstr_image_to_input(&line, H, W, ref_in) == ICSTR_OK);
+    for (int j = 0; j < 5; j++) {
+        icstr_image piece;
+        CHECK(icstr_image_crop(&line, cut[j], 0, cut[j + 1] - cut[j], line.h, &piece) == ICSTR_OK);
+        CHECK(icstr_image_to_input(&piece, H, W, ref_in + (size_t)(1 + j) * IMG) == ICSTR_OK);
+        icstr_image_free(&piece);
+    }
+    CHECK(icstr_image_to_input(&word, H, W, ref_in + (size_t)6 * IMG) == ICSTR_OK);
+    static char ref_buf[N][ICSTR_TEXT_CAP];
+    char *ref_t[N];
+    float ref_c[N];
+    for (int i = 0; i < N; i++) ref_t[i] = ref_buf[i];
+    icstr_decode_params dp = icstr_decode_default_params();
+    CHECK(icstr_model_recognize(m, ref_in, N, &dp, ref_t, ICSTR_TEXT_CAP, ref_c) == ICSTR_OK);
+    char joined[ICSTR_TEXT_CAP] = "";
+    float joined_c = 1.0f;
+    for (int j = 1; j <= 5; j++) {
+        const char *t = ref_t[j];
+        size_t n = strlen(t);
+        while (n && *t == ' ') t++, n--;
+        while (n && t[n - 1] == ' ') n--;
+        joined_c *= ref_c[j];
+        if (!n) continue;
+        if (*joined) strcat(joined, " ");
+        strncat(joined, t, n);
+    }
+    /* read whole only: the batch holds the two crops */
+    static float plain_in[2 * IMG];
+    memcpy(plain_in, ref_in, IMG * sizeof(float));
+    memcpy(plain_in + IMG, ref_in + (size_t)6 * IMG, IMG * sizeof(float));
+    static char plain_buf[2][ICSTR_TEXT_CAP];
+    char *plain_t[2] = {plain_buf[0], plain_buf[1]};
+    float plain_c[2];
+    CHECK(icstr_model_recognize(m, plain_in, 2, &dp, plain_t, ICSTR_TEXT_CAP, plain_c) == ICSTR_OK);
+    int pieces_win = per_token((const char *const *)ref_t + 1, ref_c + 1, 5) > per_token((const char *const *)ref_t, ref_c, 1);
+
+    char *args[1] = {dir};
+    for (int split = 0; split < 2; split++) {
+        icstr_inputs *in = NULL;
+        icstr_crop_batch cb;
+        CHECK(icstr_inputs_open(args, 1, &in) == ICSTR_OK);
+        CHECK(icstr_crop_batch_init(&cb, 4, H, W) == ICSTR_OK);
+        icstr_line_split_params sp = icstr_line_split_default_params();
+        CHECK(icstr_crop_batch_set_split(&cb, split ? &sp : NULL) == ICSTR_OK);
+        CHECK(icstr_crop_batch_read(&cb, in) == 2 && cb.n_ok == 2);
+        CHECK(cb.n_pieces == (split ? 5 : 0));
+        CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+        CHECK(strstr(cb.names[0], "a_line") && cb.ok_index[0] == 0); /* a folder is read in name order */
+        int li = 0, wi = 1, count;
+        int want_pieces = split && pieces_win;
+        const char *want = want_pieces ? joined : split ? ref_t[0] : plain_t[0];
+        float want_c = want_pieces ? joined_c : split ? ref_c[0] : plain_c[0];
+        CHECK_MSG(!strcmp(cb.texts[li], want) && cb.confidence[li] == want_c,
+                  "split %d: line read '%s' %.6f, want '%s' %.6f (pieces '%s' %.6f, whole '%s' %.6f)", split,
+                  cb.texts[li], (double)cb.confidence[li], want, (double)want_c, joined, (double)joined_c, ref_t[0],
+                  (double)ref_c[0]);
+        CHECK(!strcmp(cb.texts[wi], split ? ref_t[6] : plain_t[1]) && cb.confidence[wi] == (split ? ref_c[6] : plain_c[1]));
+        int first = icstr_crop_batch_inputs_of(&cb, li, &count);
+        CHECK(count == (want_pieces ? 5 : 1) && first == want_pieces);
+        icstr_crop_batch_inputs_of(&cb, wi, &count);
+        CHECK(count == 1);
+        icstr_crop_batch_free(&cb);
+        icstr_inputs_close(in);
+    }
+    icstr_model_free(m);
+    unlink(p_line);
+    unlink(p_word);
+    rmdir(dir);
+    icstr_image_free(&line);
+    icstr_image_free(&word);
+}
+
+int main(void) {
+    icstr_set_threads(1);
+    test_cuts();
+    test_batch();
+    return check_finish("test_line_split");
+}
