@@ -1,5 +1,6 @@
 /* libFuzzer target: the image loader (stb_image behind our header checks, the 16-bit PNM
- * decoder, alpha compositing) with small limits, then the model's resize of what it decoded. */
+ * decoder, alpha compositing) with small limits, then the model's resize of what it decoded and
+ * the long-line splitter (pieces must tile the image left to right). */
 #include "icstr_core.h"
 #include "icstr_data.h"
 
@@ -28,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (icstr_image_to_input(&img, 32, 128, chw)) abort();
         for (size_t i = 0; i < sizeof chw / sizeof *chw; i++)
             if (!(chw[i] >= -1.0f && chw[i] <= 1.0f)) abort();
+        icstr_line_split_params sp = icstr_line_split_default_params();
+        sp.split_aspect = 1.0f; /* cut whatever is wider than high, so the splitter sees most inputs */
+        int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
+        int n = icstr_line_split(&img, &sp, x0, x1, ICSTR_LINE_MAX_PIECES);
+        if (n < 1 || n > ICSTR_LINE_MAX_PIECES || x0[0] != 0 || x1[n - 1] != img.w) abort();
+        for (int j = 0; j < n; j++)
+            if (x1[j] <= x0[j] || (j && x0[j] != x1[j - 1])) abort();
         icstr_image_free(&img);
     }
     return 0;
