@@ -33,8 +33,12 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr_pool_reading *r, int *given) {
     const char *a = argv[*i];
     int more = *i + 1 < argc;
-    if (!strcmp(a, "--compare-plain")) {
-        r->compare_plain = 1;
+    if (!strcmp(a, "--compare-plain") || !strcmp(a, "--no-compare-plain")) {
+        r->compare_plain = a[2] == 'c';
+    } else if (!strcmp(a, "--trust-similarity") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], -2.0, 2.0, &v)) return 2;
+        r->trust_similarity = (float)v;
     } else if (!strcmp(a, "--shots") && more) {
         long v;
         if (icstr_cli_long(cmd, a, argv[++*i], 0, 1024, &v)) return 2;

@@ -341,7 +341,7 @@ int icstr_bench_speed(int argc, char **argv) {
         return 2;
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr bench speed: --shots, --min-similarity and --compare-plain need --pool\n");
+        fprintf(stderr, "icstr bench speed: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
         return 2;
     }
     if (pool_path && reading.shots < 1) {
@@ -366,7 +366,7 @@ int icstr_bench_speed(int argc, char **argv) {
     printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
     if (r.shots) {
         printf("in-context        %d shots from a pool of %ld records (%s)%s\n", r.shots, r.pool_records, pool_path,
-               r.compare_plain ? ", each also read plain (--compare-plain)" : "");
+               r.compare_plain ? ", each also read plain (compare-plain)" : ", no plain comparison (--no-compare-plain)");
         printf("  latency         %.3f ms median, %.3f ms p95, %.3f ms mean per crop: %.2fx plain (medians)\n",
                r.context.ms_median, r.context.ms_p95, r.context.ms_mean, r.context.ms_median / r.plain.ms_median);
         printf("  throughput      %.1f crops/s on %d threads, batch %d\n", r.context.crops_per_s, r.threads, r.batch);

@@ -124,7 +124,7 @@ int icstr_cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr eval: --shots, --min-similarity and --compare-plain need --pool\n");
+        fprintf(stderr, "icstr eval: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
         return 2;
     }
     icstr_set_threads((int)threads);

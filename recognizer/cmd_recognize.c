@@ -27,8 +27,8 @@ static const char *usage =
     ICSTR_CLI_SPLIT_HELP
     "  --json               one JSON object per crop: {\"path\", \"text\", \"confidence\"} or\n"
     "                       {\"path\", \"error\"}; with --pool also \"prompts\": [{\"id\", \"similarity\"}...],\n"
-    "                       the most similar first, and with --compare-plain \"kept_plain\": true\n"
-    "                       where the reading without prompts won; \"pieces\": N for a long line\n"
+    "                       the most similar first, and \"kept_plain\": true where the reading\n"
+    "                       without prompts won (not with --no-compare-plain); \"pieces\": N for a long line\n"
     "                       whose reading is that of its N pieces (--split-aspect)\n"
     "  --beam K             beam search with K beams (default 1: greedy)\n"
     "  --batch N            crops recognized together (default 64)\n"
@@ -107,7 +107,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
         }
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr recognize: --shots, --min-similarity and --compare-plain need --pool\n");
+        fprintf(stderr, "icstr recognize: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
         free(inputs);
         return 2;
     }

@@ -174,7 +174,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 }
 
 icstr_pool_reading icstr_pool_reading_default(void) {
-    icstr_pool_reading r = {2, -1.0f, 0};
+    icstr_pool_reading r = {2, -1.0f, 1, 0.998f};
     return r;
 }
 
@@ -235,14 +235,16 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
 
 /* compare_plain: reads the inputs that got prompts again without them (from the same latents)
  * and keeps, input by input, the reading with the higher confidence (the one with prompts on a
- * tie). */
+ * tie). An input whose most similar prompt (the last in its context) reaches trust_similarity
+ * keeps the reading with prompts unread again. */
 static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, int n_in,
                             char **texts, float *confidence) {
     size_t per = (size_t)b->prompts.M * b->prompts.D;
     int n = 0;
     for (int k = 0; k < n_in; k++) {
         b->kept_plain[k] = 0;
-        if (!b->prompts.ctx[k].n_prompts) continue;
+        int np = b->prompts.ctx[k].n_prompts;
+        if (!np || b->prompts.scores[(size_t)k * b->prompts.shots + np - 1] >= b->reading.trust_similarity) continue;
         memcpy(b->plain_latents + (size_t)n * per, b->latents + (size_t)k * per, per * sizeof(float));
         b->plain_of[n++] = k;
     }

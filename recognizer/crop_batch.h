@@ -13,7 +13,10 @@ typedef struct {
     int shots;               /* prompts per crop, [0, max_prompts] (default 2) */
     float min_similarity;    /* only records at least this similar (cosine of the pool keys); -1 = all */
     int compare_plain;       /* also read each crop that got prompts without them, and keep the
-                                reading with the higher confidence */
+                                reading with the higher confidence (default 1) */
+    float trust_similarity;  /* with compare_plain: a crop whose most similar prompt is at least
+                                this similar (a near-copy of the crop, as in the hard-sample loop)
+                                keeps its reading with prompts (default 0.998; above 1: never) */
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 

@@ -844,6 +844,7 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     float plain_c[NB], ctx_c[NB];
     icstr_decode_params dp = icstr_decode_default_params();
     icstr_pool_reading rd = icstr_pool_reading_default();
+    rd.trust_similarity = 2.0f; /* compare every crop: no prompt is that similar */
     for (int mode = 0; mode < 3; mode++) { /* no pool, prompts, prompts compared with plain */
         rd.compare_plain = mode == 2;
         CHECK(icstr_crop_batch_set_pool(&cb, mode ? pool : NULL, &rd) == ICSTR_OK);
@@ -861,6 +862,23 @@ static int check_compare_plain(icstr_model *m, const char *name) {
         plain_won += plain;
     }
     CHECK_MSG(picked, "compare_plain kept the wrong reading (%s)", name);
+    /* the default trust: the first NP crops are in the pool, their own nearest prompt (similarity
+     * 1): they keep the reading with prompts, unread again; the others are compared as above */
+    static char cmp_t[NB][T];
+    float cmp_c[NB];
+    for (int q = 0; q < NB; q++) snprintf(cmp_t[q], T, "%s", cb.texts[q]), cmp_c[q] = cb.confidence[q];
+    rd.trust_similarity = icstr_pool_reading_default().trust_similarity;
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+    int trusted = 1;
+    for (int q = 0; q < NB; q++) {
+        int own = q < NP;
+        trusted &= cb.prompts.scores[q * 2 + 1] >= (own ? 0.9999f : -2.0f) &&
+                   !strcmp(cb.texts[q], own ? ctx_t[q] : cmp_t[q]) && cb.confidence[q] == (own ? ctx_c[q] : cmp_c[q]) &&
+                   (!own || !cb.kept_plain[q]);
+    }
+    CHECK_MSG(trusted, "near-copies were not trusted (%s)", name);
+    rd.trust_similarity = 2.0f;
     rd.min_similarity = 1.5f;
     CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
     CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
