@@ -203,3 +203,12 @@ int icstr_score_clean(int protocol, const char *s, char *out, size_t cap) {
     out[o] = 0;
     return count;
 }
+
+int icstr_text_same_but_spaces(const char *a, const char *b) {
+    for (;; a++, b++) {
+        while (*a == ' ') a++;
+        while (*b == ' ') b++;
+        if (*a != *b) return 0;
+        if (!*a) return 1;
+    }
+}

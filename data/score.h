@@ -55,6 +55,8 @@ int icstr_score_protocol_from_name(const char *name, int *protocol);
 int icstr_score_clean(int protocol, const char *s, char *out, size_t cap);
 /* 1 if the protocol skips a sample with this (raw) label, else 0. */
 int icstr_score_skips(int protocol, const char *gt);
+/* 1 if a and b are the same text once every space (U+0020) is left out, else 0. */
+int icstr_text_same_but_spaces(const char *a, const char *b);
 
 /* Levenshtein distance between two UTF-8 strings in code points (insert, delete, substitute
  * all cost 1). Returns >= 0, or ICSTR_ERR_NOMEM / ICSTR_ERR_ARG. */

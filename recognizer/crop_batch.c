@@ -342,12 +342,14 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
         b->confidence[k] = b->in_confidence[whole];
         b->pieces_won[k] = 0;
         if (!b->piece_count[k]) continue;
-        /* the pieces' reading stays when the model is surer of it than of the whole crop's */
         float whole_conf = b->confidence[k];
         double whole_per = per_token(b->in_texts + whole, b->in_confidence + whole, 1);
         double pieces_per = per_token(b->in_texts + whole + 1, b->in_confidence + whole + 1, b->piece_count[k]);
         join_pieces(b, k, whole + 1, b->piece_count[k]);
-        if (pieces_per > whole_per) {
+        /* the pieces' reading stays when the model is surer of it per token, unless it is the whole
+         * crop's reading but for spaces: the whole reading, which saw the crop at once, knows
+         * better where they are (a word with a wide letter gap is not two words) */
+        if (pieces_per > whole_per && !icstr_text_same_but_spaces(b->texts[k], b->in_texts[whole])) {
             b->pieces_won[k] = 1;
         } else {
             memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);

@@ -51,8 +51,9 @@ typedef struct {
     float *plain_confidence; /* (in_cap) */
     /* long lines (icstr_crop_batch_set_split): a crop wider than split.split_aspect heights is
      * also read as pieces cut between words (icstr_line_split), their readings joined by spaces
-     * and their confidences multiplied, and the reading the model is surer of stays (whole or
-     * pieces: a single word with wide letter spacing can be cut too). The model reads "inputs":
+     * and their confidences multiplied, and the reading the model is surer of per token stays
+     * (whole or pieces: a single word with wide letter spacing can be cut too), the whole one
+     * where the two differ only in spaces. The model reads "inputs":
      * each crop whole and, after a split one, its pieces; the pool's prompts (prompts.ctx) and
      * kept_plain are per input. */
     icstr_line_split_params split;  /* split_aspect <= 0: crops are read whole (the default) */

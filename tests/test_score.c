@@ -167,7 +167,15 @@ static void test_case94_unicode(void) {
     CHECK_NEAR(one_minus_ned, 1.0 - (0.25 + 1.0 / 3.0) / 2.0, 1e-12);
 }
 
+static void test_same_but_spaces(void) {
+    CHECK(icstr_text_same_but_spaces("MAIL MAN", "MAILMAN") && icstr_text_same_but_spaces("  a b ", "ab"));
+    CHECK(icstr_text_same_but_spaces("", "  ") && icstr_text_same_but_spaces("x", "x"));
+    CHECK(!icstr_text_same_but_spaces("MAIL MAN", "MAILMEN") && !icstr_text_same_but_spaces("ab", "abc"));
+    CHECK(!icstr_text_same_but_spaces("ab c", "ab") && !icstr_text_same_but_spaces("a-b", "a b"));
+}
+
 int main(void) {
+    test_same_but_spaces();
     test_utf8();
     test_edit_distance();
     test_clean();
