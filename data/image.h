@@ -94,6 +94,9 @@ typedef struct {
     float split_aspect; /* only crops wider than this many heights are cut (default 4.5; <= 0: never) */
     float piece_aspect; /* pieces at most this many heights wide where the gaps allow (default 3.5) */
     float min_gap;      /* a cut needs a blank column run at least this many heights wide (0.25) */
+    float whole_aspect; /* for the reader (crop_batch): a crop cut in pieces and wider than this
+                           many heights is read in pieces only, never whole (default 8; <= 0: any
+                           crop is also read whole) */
 } icstr_line_split_params;
 icstr_line_split_params icstr_line_split_default_params(void);
 

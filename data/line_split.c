@@ -10,7 +10,7 @@
 #include <string.h>
 
 icstr_line_split_params icstr_line_split_default_params(void) {
-    icstr_line_split_params p = {4.5f, 3.5f, 0.25f};
+    icstr_line_split_params p = {4.5f, 3.5f, 0.25f, 8.0f};
     return p;
 }
 

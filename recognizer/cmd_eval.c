@@ -16,7 +16,8 @@
 static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
-    "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "] [--errors DIR] " ICSTR_CLI_SPLIT_USAGE "\n"
+    "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
+    "                  [--errors DIR] " ICSTR_CLI_SPLIT_USAGE "\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"

@@ -14,7 +14,8 @@
 
 static const char *usage =
     "usage: icstr recognize [--model M] [--json] [--beam K] [--batch N] [--threads N]\n"
-    "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "] " ICSTR_CLI_SPLIT_USAGE " INPUT...\n"
+    "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
+    "                       " ICSTR_CLI_SPLIT_USAGE " INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"

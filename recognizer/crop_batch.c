@@ -92,6 +92,8 @@ static int cut_pieces(icstr_crop_batch *b, const icstr_image *im, int k) {
     b->piece_first[k] = b->n_pieces;
     b->piece_count[k] = n;
     b->n_pieces += n;
+    /* too wide to be read whole at all: the pieces only */
+    b->pieces_only[k] = b->split.whole_aspect > 0.0f && (float)im->w > b->split.whole_aspect * (float)im->h;
     return ICSTR_OK;
 }
 
@@ -106,7 +108,8 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     free(b->piece_count);
     free(b->in_first);
     free(b->pieces_won);
-    b->pieces_won = NULL;
+    free(b->pieces_only);
+    b->pieces_won = b->pieces_only = NULL;
     b->pieces = b->inputs = b->in_confidence = NULL;
     b->in_texts = NULL;
     b->piece_first = b->piece_count = b->in_first = NULL;
@@ -122,8 +125,9 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     b->piece_count = calloc((size_t)b->cap, sizeof(int));
     b->in_first = calloc((size_t)b->cap, sizeof(int));
     b->pieces_won = calloc((size_t)b->cap, 1);
+    b->pieces_only = calloc((size_t)b->cap, 1);
     int ok = b->pieces && b->inputs && b->in_texts && b->in_confidence && b->piece_first && b->piece_count &&
-             b->in_first && b->pieces_won;
+             b->in_first && b->pieces_won && b->pieces_only;
     for (int i = 0; ok && i < b->in_cap; i++) ok = (b->in_texts[i] = malloc(ICSTR_TEXT_CAP)) != NULL;
     if (!ok) {
         icstr_crop_batch_set_split(b, NULL);
@@ -311,6 +315,9 @@ static double per_token(char **texts, const float *confidence, int n) {
     return logp / (double)tokens;
 }
 
+/* whether crop k's whole image is among the model's inputs (a split crop read whole too) */
+static int reads_whole(const icstr_crop_batch *b, int k) { return !b->piece_count[k] || !b->pieces_only[k]; }
+
 int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     if (!b->n_pieces || !b->piece_count[k]) {
         *count = 1;
@@ -318,18 +325,20 @@ int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     }
     int used = b->pieces_won[k];
     *count = used ? b->piece_count[k] : 1;
-    return b->in_first[k] + used;
+    return b->in_first[k] + (used && reads_whole(b, k));
 }
 
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
     if (!b->n_ok) return ICSTR_OK;
     if (!b->n_pieces) return read_inputs(b, m, p, b->images, b->n_ok, b->texts, b->confidence);
-    /* some crop was split: the model reads every crop whole and, after a split one, its pieces */
+    /* some crop was split: the model reads every crop whole (but those too wide for it) and, after
+     * a split one, its pieces */
     size_t img = (size_t)3 * b->H * b->W;
     int n_in = 0;
     for (int k = 0; k < b->n_ok; k++) {
         b->in_first[k] = n_in;
-        memcpy(b->inputs + (size_t)n_in++ * img, b->images + (size_t)k * img, img * sizeof(float));
+        if (reads_whole(b, k))
+            memcpy(b->inputs + (size_t)n_in++ * img, b->images + (size_t)k * img, img * sizeof(float));
         int count = b->piece_count[k];
         memcpy(b->inputs + (size_t)n_in * img, b->pieces + (size_t)b->piece_first[k] * img,
                (size_t)count * img * sizeof(float));
@@ -337,15 +346,20 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
     }
     int rc = read_inputs(b, m, p, b->inputs, n_in, b->in_texts, b->in_confidence);
     for (int k = 0; k < b->n_ok && !rc; k++) {
-        int whole = b->in_first[k];
+        int whole = b->in_first[k], count = b->piece_count[k];
+        b->pieces_won[k] = 0;
+        if (!reads_whole(b, k)) {
+            join_pieces(b, k, whole, count);
+            b->pieces_won[k] = 1;
+            continue;
+        }
         memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
         b->confidence[k] = b->in_confidence[whole];
-        b->pieces_won[k] = 0;
-        if (!b->piece_count[k]) continue;
+        if (!count) continue;
         float whole_conf = b->confidence[k];
         double whole_per = per_token(b->in_texts + whole, b->in_confidence + whole, 1);
-        double pieces_per = per_token(b->in_texts + whole + 1, b->in_confidence + whole + 1, b->piece_count[k]);
-        join_pieces(b, k, whole + 1, b->piece_count[k]);
+        double pieces_per = per_token(b->in_texts + whole + 1, b->in_confidence + whole + 1, count);
+        join_pieces(b, k, whole + 1, count);
         /* the pieces' reading stays when the model is surer of it per token, unless it is the whole
          * crop's reading but for spaces: the whole reading, which saw the crop at once, knows
          * better where they are (a word with a wide letter gap is not two words) */

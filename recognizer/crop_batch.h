@@ -64,6 +64,8 @@ typedef struct {
     float *inputs;                  /* (cap + piece_cap, 3, H, W) assembled when some crop was split */
     int *in_first;                  /* (cap) per crop that decoded: its first input (the whole crop) */
     unsigned char *pieces_won;      /* (cap) 1 where the pieces' reading stayed */
+    unsigned char *pieces_only;     /* (cap) 1 where the crop is too wide to be read whole
+                                       (split.whole_aspect): its pieces' reading is taken */
     char **in_texts;                /* (in_cap) */
     float *in_confidence;           /* (in_cap) */
 } icstr_crop_batch;

@@ -99,6 +99,23 @@ static double per_token(const char *const *texts, const float *conf, int n) {
     return lp / (double)tokens;
 }
 
+/* the batch's join: texts trimmed, joined by single spaces; returns the product of confidences */
+static float join_ref(char **t, const float *c, int n, char *out) {
+    float conf = 1.0f;
+    out[0] = 0;
+    for (int j = 0; j < n; j++) {
+        const char *s = t[j];
+        size_t len = strlen(s);
+        while (len && *s == ' ') s++, len--;
+        while (len && s[len - 1] == ' ') len--;
+        conf *= c[j];
+        if (!len) continue;
+        if (*out) strcat(out, " ");
+        strncat(out, s, len);
+    }
+    return conf;
+}
+
 static void strip_spaces(const char *s, char *out) {
     for (; *s; s++)
         if (*s != ' ') *out++ = *s;
@@ -136,18 +153,15 @@ static void test_batch(void) {
     for (int i = 0; i < N; i++) ref_t[i] = ref_buf[i];
     icstr_decode_params dp = icstr_decode_default_params();
     CHECK(icstr_model_recognize(m, ref_in, N, &dp, ref_t, ICSTR_TEXT_CAP, ref_c) == ICSTR_OK);
-    char joined[ICSTR_TEXT_CAP] = "";
-    float joined_c = 1.0f;
-    for (int j = 1; j <= 5; j++) {
-        const char *t = ref_t[j];
-        size_t n = strlen(t);
-        while (n && *t == ' ') t++, n--;
-        while (n && t[n - 1] == ' ') n--;
-        joined_c *= ref_c[j];
-        if (!n) continue;
-        if (*joined) strcat(joined, " ");
-        strncat(joined, t, n);
-    }
+    char joined[ICSTR_TEXT_CAP], only_joined[ICSTR_TEXT_CAP];
+    float joined_c = join_ref(ref_t + 1, ref_c + 1, 5, joined);
+    /* read in pieces only, the batch holds the pieces and the word: ref_in from its second input */
+    static char only_buf[N - 1][ICSTR_TEXT_CAP];
+    char *only_t[N - 1];
+    float only_c[N - 1];
+    for (int i = 0; i < N - 1; i++) only_t[i] = only_buf[i];
+    CHECK(icstr_model_recognize(m, ref_in + IMG, N - 1, &dp, only_t, ICSTR_TEXT_CAP, only_c) == ICSTR_OK);
+    float only_joined_c = join_ref(only_t, only_c, 5, only_joined);
     /* read whole only: the batch holds the two crops */
     static float plain_in[2 * IMG];
     memcpy(plain_in, ref_in, IMG * sizeof(float));
@@ -164,28 +178,33 @@ static void test_batch(void) {
                      strcmp(a, b);
 
     char *args[1] = {dir};
-    for (int split = 0; split < 2; split++) {
+    /* split 0: whole only; 1: whole and pieces compared (the line, 9.1 heights, counts as
+     * readable whole); 2: the default, the line being wider than whole_aspect (8): pieces only */
+    for (int split = 0; split < 3; split++) {
         icstr_inputs *in = NULL;
         icstr_crop_batch cb;
         CHECK(icstr_inputs_open(args, 1, &in) == ICSTR_OK);
         CHECK(icstr_crop_batch_init(&cb, 4, H, W) == ICSTR_OK);
         icstr_line_split_params sp = icstr_line_split_default_params();
+        if (split == 1) sp.whole_aspect = 0.0f;
         CHECK(icstr_crop_batch_set_split(&cb, split ? &sp : NULL) == ICSTR_OK);
         CHECK(icstr_crop_batch_read(&cb, in) == 2 && cb.n_ok == 2);
         CHECK(cb.n_pieces == (split ? 5 : 0));
         CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
         CHECK(strstr(cb.names[0], "a_line") && cb.ok_index[0] == 0); /* a folder is read in name order */
         int li = 0, wi = 1, count;
-        int want_pieces = split && pieces_win;
-        const char *want = want_pieces ? joined : split ? ref_t[0] : plain_t[0];
-        float want_c = want_pieces ? joined_c : split ? ref_c[0] : plain_c[0];
+        int want_pieces = split == 2 || (split == 1 && pieces_win);
+        const char *want = split == 2 ? only_joined : want_pieces ? joined : split ? ref_t[0] : plain_t[0];
+        float want_c = split == 2 ? only_joined_c : want_pieces ? joined_c : split ? ref_c[0] : plain_c[0];
         CHECK_MSG(!strcmp(cb.texts[li], want) && cb.confidence[li] == want_c,
                   "split %d: line read '%s' %.6f, want '%s' %.6f (pieces '%s' %.6f, whole '%s' %.6f)", split,
                   cb.texts[li], (double)cb.confidence[li], want, (double)want_c, joined, (double)joined_c, ref_t[0],
                   (double)ref_c[0]);
-        CHECK(!strcmp(cb.texts[wi], split ? ref_t[6] : plain_t[1]) && cb.confidence[wi] == (split ? ref_c[6] : plain_c[1]));
+        const char *word_t = split == 2 ? only_t[5] : split ? ref_t[6] : plain_t[1];
+        float word_c = split == 2 ? only_c[5] : split ? ref_c[6] : plain_c[1];
+        CHECK(!strcmp(cb.texts[wi], word_t) && cb.confidence[wi] == word_c);
         int first = icstr_crop_batch_inputs_of(&cb, li, &count);
-        CHECK(count == (want_pieces ? 5 : 1) && first == want_pieces);
+        CHECK(count == (want_pieces ? 5 : 1) && first == (split == 1 && want_pieces));
         icstr_crop_batch_inputs_of(&cb, wi, &count);
         CHECK(count == 1);
         icstr_crop_batch_free(&cb);
