@@ -8,7 +8,8 @@
 # Output: DIR/hard_samples.csv (set,shots,reading,misread,corrected,corrected_share,right,kept,
 # kept_share,accuracy_plain,accuracy_pool) and the per-crop predictions DIR/plain.tsv,
 # DIR/pool-SHOTS.tsv. --reading OPTS passes more options to the pooled `icstr eval`, e.g.
-# "--min-similarity 0.998" (only near-copies are prompts) or "--compare-plain".
+# "--min-similarity 0.998" (only near-copies are prompts) or "--no-compare-plain" (always the
+# reading with prompts; by default the surer of with and without them stays).
 #
 # usage: bench/hard_samples.sh [--model M] [--data SET] [--out DIR] [--shots "1 2"]
 #                              [--reading OPTS]   (SET default ../shared/data/benchmarks/ic15_test)

@@ -10,7 +10,7 @@
 #
 # usage: bench/incontext.sh [--model M] [--out DIR] [--sizes "10 25 50 100"] [--shots "1 2 4"]
 #                           [--limit N] [--data DIR] [--reading OPTS]   (DIR = ../shared/data/domains)
-# --reading OPTS passes more options to the pooled `icstr eval` (e.g. "--compare-plain").
+# --reading OPTS passes more options to the pooled `icstr eval` (e.g. "--no-compare-plain").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ICSTR=${ICSTR:-build/icstr}

@@ -4,7 +4,7 @@
 # iiit5k_train, SVT with svt_train, IC15 with ic15_train), standard protocol.
 # Output: DIR/pool_standard.csv (set,pool,pool_records,shots,n,accuracy,one_minus_ned,reading),
 # shots 0 being the plain reading. --reading OPTS passes more options to the pooled `icstr eval`
-# (e.g. "--compare-plain"). The pools are built under DIR (about 1 minute for the 6.7k crops).
+# (e.g. "--no-compare-plain"). The pools are built under DIR (about 1 minute for the 6.7k crops).
 #
 # usage: bench/pool_standard.sh [--model M] [--out DIR] [--shots "2"] [--limit N] [--reading OPTS]
 #                               [--benchmarks DIR] [--train DIR]   (../shared/data/...)

@@ -1,6 +1,6 @@
 # Sourced by the in-context bench scripts. Needs ICSTR, model, the array limit (may be empty) and
 # reading (a string of more `icstr eval` options for the pooled reading, e.g. "--min-similarity
-# 0.998 --compare-plain"; may be empty).
+# 0.998 --no-compare-plain"; may be empty).
 # score SET [POOL SHOTS] -> prints "n accuracy one_minus_ned" of `icstr eval` (standard protocol),
 # in context with POOL (and the reading options) when given.
 score() {

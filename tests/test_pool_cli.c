@@ -194,6 +194,18 @@ int main(void) {
     CHECK(run("eval --data set --model a.safetensors --compare-plain") == 2 && strstr(err, "need --pool"));
     CHECK_MSG(run("eval --data set --model a.safetensors --pool P --compare-plain --json") == 0, "%s", err);
     CHECK(run("eval --data set --model a.safetensors --min-similarity 0.5") == 2 && strstr(err, "need --pool"));
+    /* compare-plain is the default; --no-compare-plain drops kept_plain; --trust-similarity range */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --json set") == 0, "%s", err);
+    CHECK_MSG(count(out, "\"kept_plain\": ") == 8, "%s", out);
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --no-compare-plain --json set") == 0, "%s", err);
+    CHECK_MSG(lines(out) == 8 && count(out, "\"kept_plain\": ") == 0, "%s", out);
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --trust-similarity 2 --json set") == 0, "%s", err);
+    CHECK(run("recognize --model a.safetensors --pool P --trust-similarity 3 single.png") == 2 && strstr(err, "[-2, 2]"));
+    CHECK(run("recognize --model a.safetensors --trust-similarity 1 single.png") == 2 && strstr(err, "need --pool"));
+    /* --split-aspect: a number in [0, 1000] */
+    CHECK(run("recognize --model a.safetensors --split-aspect -1 single.png") == 2 && strstr(err, "[0, 1000]"));
+    CHECK(run("eval --data set --model a.safetensors --split-aspect x") == 2 && strstr(err, "--split-aspect"));
+    CHECK_MSG(run("recognize --model a.safetensors --split-aspect 0 single.png") == 0, "%s", err);
     CHECK(run("recognize --model a.safetensors --pool nowhere single.png") == 1 && strstr(err, "pool create"));
     /* another model is refused until the pool is re-embedded */
     CHECK(run("recognize --model b.safetensors --pool P single.png") == 1);
