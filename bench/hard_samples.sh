@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --shots) shots=$2; shift 2 ;;
     --reading) reading=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "hard_samples.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
