@@ -113,6 +113,17 @@ icstr_line_split_params icstr_line_split_default_params(void);
  * ICSTR_ERR_ARG / ICSTR_ERR_NOMEM. */
 int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces);
 
+#define ICSTR_LINE_MAX_WORDS 64
+
+/* The same cuts for a labelled crop (a pool's record: a long line added in pieces), each piece
+ * with its label: when the label's words (runs of non-spaces) are exactly one more than the
+ * blank runs the cuts are chosen from, word i lies between run i-1 and run i, and piece j's
+ * label is its words joined by single spaces, at labels + j * cap (NUL-terminated). Otherwise,
+ * or when a piece's label would not fit cap, one piece: the whole crop under the label as it
+ * is (cut to cap). Returns the number of pieces or ICSTR_ERR_ARG / ICSTR_ERR_NOMEM. */
+int icstr_line_split_labelled(const icstr_image *img, const char *label, const icstr_line_split_params *p, int *x0,
+                              int *x1, char *labels, int cap, int max_pieces);
+
 /* The same resampling to an 8-bit RGB image of w x h (values rounded); *out owns a new buffer. */
 int icstr_image_resize(const icstr_image *img, int w, int h, icstr_image *out);
 

@@ -6,6 +6,7 @@
  * where the gaps allow (a single word wider than that stays whole). */
 #include "icstr_data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,61 +55,60 @@ static int ink_threshold(const unsigned char *grey, int w, int h, int *dark, int
     return 1;
 }
 
-int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
-    if (!img || !img->rgb || img->w < 1 || img->h < 1 || !p || !x0 || !x1 || max_pieces < 1)
-        return icstr_fail(ICSTR_ERR_ARG, "line split: bad arguments");
+/* The cut candidates of img: the centres of its interior blank column runs at least min_gap
+ * heights wide, left to right, into cut (w ints). Returns how many (0: none, or no contrast), or
+ * ICSTR_ERR_NOMEM. */
+static int find_cuts(const icstr_image *img, const icstr_line_split_params *p, int *cut) {
     int w = img->w, h = img->h;
-    x0[0] = 0;
-    x1[0] = w;
-    if (p->split_aspect <= 0.0f || (float)w <= p->split_aspect * (float)h || max_pieces == 1) return 1;
-
     size_t n = (size_t)w * h;
     unsigned char *grey = malloc(n);
-    int *ink = calloc((size_t)w, sizeof *ink), *cut = malloc((size_t)w * sizeof *cut);
-    if (!grey || !ink || !cut) {
+    int *ink = calloc((size_t)w, sizeof *ink);
+    if (!grey || !ink) {
         free(grey);
         free(ink);
-        free(cut);
         return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d x %d", w, h);
     }
     for (size_t i = 0; i < n; i++) {
         const unsigned char *px = img->rgb + 3 * i;
         grey[i] = (unsigned char)((px[0] + px[1] + px[2]) / 3);
     }
-    int dark = 1, thr = 0, pieces = 1;
-    if (!ink_threshold(grey, w, h, &dark, &thr)) goto done;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            int v = grey[(size_t)y * w + x];
-            ink[x] += dark ? v <= thr : v > thr;
+    int dark = 1, thr = 0, n_cuts = 0;
+    if (ink_threshold(grey, w, h, &dark, &thr)) {
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int v = grey[(size_t)y * w + x];
+                ink[x] += dark ? v <= thr : v > thr;
+            }
+        /* a column is blank with at most h/32 ink pixels (speckle of a scan) */
+        int blank_max = h / 32, first = -1, last = -1;
+        for (int x = 0; x < w; x++)
+            if (ink[x] > blank_max) {
+                if (first < 0) first = x;
+                last = x;
+            }
+        float min_gap = p->min_gap * (float)h;
+        for (int x = first; first >= 0 && x <= last;) {
+            if (ink[x] > blank_max) {
+                x++;
+                continue;
+            }
+            int s = x;
+            while (x <= last && ink[x] <= blank_max) x++;
+            if ((float)(x - s) >= min_gap) cut[n_cuts++] = (s + x) / 2;
         }
-    /* a column is blank with at most h/32 ink pixels (speckle of a scan) */
-    int blank_max = h / 32, first = -1, last = -1;
-    for (int x = 0; x < w; x++)
-        if (ink[x] > blank_max) {
-            if (first < 0) first = x;
-            last = x;
-        }
-    if (first < 0) goto done;
-
-    /* the cut candidates: centres of the interior blank runs at least min_gap heights wide */
-    int n_cuts = 0;
-    float min_gap = p->min_gap * (float)h;
-    for (int x = first; x <= last;) {
-        if (ink[x] > blank_max) {
-            x++;
-            continue;
-        }
-        int s = x;
-        while (x <= last && ink[x] <= blank_max) x++;
-        if ((float)(x - s) >= min_gap) cut[n_cuts++] = (s + x) / 2;
     }
+    free(grey);
+    free(ink);
+    return n_cuts;
+}
 
-    /* greedy: each piece runs to the farthest cut that keeps it within piece_aspect heights,
-     * or, when a word alone is wider, to the next cut */
+/* Greedy: each piece runs to the farthest cut that keeps it within piece_aspect heights, or,
+ * when a word alone is wider, to the next cut. Piece i ends at cut end_cut[i] (the last piece
+ * at the image's end: n_cuts). Returns the number of pieces. */
+static int group_cuts(const int *cut, int n_cuts, int w, int h, const icstr_line_split_params *p, int *x0, int *x1,
+                      int *end_cut, int max_pieces) {
     float span = (p->piece_aspect > 0.0f ? p->piece_aspect : p->split_aspect) * (float)h;
-    int start = 0, j = 0;
-    pieces = 0;
+    int start = 0, j = 0, pieces = 0;
     while (pieces < max_pieces - 1 && (float)(w - start) > span) {
         while (j < n_cuts && cut[j] <= start) j++;
         if (j == n_cuts) break;
@@ -116,17 +116,95 @@ int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, i
         while (pick + 1 < n_cuts && (float)(cut[pick + 1] - start) <= span) pick++;
         x0[pieces] = start;
         x1[pieces] = cut[pick];
-        pieces++;
+        end_cut[pieces++] = pick;
         start = cut[pick];
         j = pick + 1;
     }
     x0[pieces] = start;
     x1[pieces] = w;
-    pieces++;
-done:
-    free(grey);
-    free(ink);
+    end_cut[pieces++] = n_cuts;
+    return pieces;
+}
+
+/* Checks the arguments and says whether img is wide enough to be cut at all. */
+static int splittable(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
+    if (!img || !img->rgb || img->w < 1 || img->h < 1 || !p || !x0 || !x1 || max_pieces < 1)
+        return icstr_fail(ICSTR_ERR_ARG, "line split: bad arguments");
+    x0[0] = 0;
+    x1[0] = img->w;
+    return p->split_aspect > 0.0f && (float)img->w > p->split_aspect * (float)img->h && max_pieces > 1;
+}
+
+int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
+    int rc = splittable(img, p, x0, x1, max_pieces);
+    if (rc <= 0) return rc < 0 ? rc : 1;
+    int *cut = malloc((size_t)img->w * sizeof *cut), end_cut[ICSTR_LINE_MAX_PIECES];
+    if (!cut) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
+    int n_cuts = find_cuts(img, p, cut), pieces = 1;
+    if (n_cuts > 0) {
+        int room = max_pieces < ICSTR_LINE_MAX_PIECES ? max_pieces : ICSTR_LINE_MAX_PIECES;
+        pieces = group_cuts(cut, n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
+    }
     free(cut);
+    return n_cuts < 0 ? n_cuts : pieces;
+}
+
+int icstr_line_split_labelled(const icstr_image *img, const char *label, const icstr_line_split_params *p, int *x0,
+                              int *x1, char *labels, int cap, int max_pieces) {
+    if (!label || !labels || cap < 1) return icstr_fail(ICSTR_ERR_ARG, "line split: bad arguments");
+    int rc = splittable(img, p, x0, x1, max_pieces);
+    if (rc < 0) return rc;
+    /* the words: maximal runs of non-spaces */
+    int n_words = 0, word_at[ICSTR_LINE_MAX_WORDS], word_len[ICSTR_LINE_MAX_WORDS];
+    for (int i = 0; label[i];) {
+        if (label[i] == ' ') {
+            i++;
+            continue;
+        }
+        int s = i;
+        while (label[i] && label[i] != ' ') i++;
+        if (n_words == ICSTR_LINE_MAX_WORDS) {
+            n_words = 0; /* too many words to match with gaps: whole */
+            break;
+        }
+        word_at[n_words] = s;
+        word_len[n_words++] = i - s;
+    }
+    int pieces = 1;
+    if (rc && n_words > 1) {
+        int *cut = malloc((size_t)img->w * sizeof *cut), end_cut[ICSTR_LINE_MAX_PIECES];
+        if (!cut) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
+        int n_cuts = find_cuts(img, p, cut);
+        /* only when every gap is one space of the label can the words be told to the pieces */
+        if (n_cuts < 0) {
+            free(cut);
+            return n_cuts;
+        }
+        if (n_cuts == n_words - 1) {
+            int room = max_pieces < ICSTR_LINE_MAX_PIECES ? max_pieces : ICSTR_LINE_MAX_PIECES;
+            pieces = group_cuts(cut, n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
+            for (int j = 0, wd = 0; j < pieces && pieces > 1; j++) {
+                char *out = labels + (size_t)j * cap;
+                int len = 0;
+                for (; wd <= end_cut[j] && wd < n_words; wd++) {
+                    if (len + (len > 0) + word_len[wd] >= cap) {
+                        pieces = 1; /* a piece's label would not fit: whole */
+                        break;
+                    }
+                    if (len) out[len++] = ' ';
+                    memcpy(out + len, label + word_at[wd], (size_t)word_len[wd]);
+                    len += word_len[wd];
+                }
+                out[len] = 0;
+            }
+        }
+        free(cut);
+    }
+    if (pieces == 1) {
+        x0[0] = 0;
+        x1[0] = img->w;
+        snprintf(labels, (size_t)cap, "%s", label);
+    }
     return pieces;
 }
 

@@ -54,7 +54,11 @@ static const char *sub_usage(const char *sub) {
                "  --chunk N    crops per transaction (default 256): an interrupted add keeps the\n"
                "               chunks already committed, never part of one\n"
                "  --model M    model file (default: the pool's, else $ICSTR_MODEL or the base model)\n"
-               "  --threads N  threads (default: all cores)\n\n"
+               "  --threads N  threads (default: all cores)\n"
+               "  --split-aspect A  with --data: a crop wider than A heights whose label has one word\n"
+               "               more than the crop has gaps between words is also added as its pieces,\n"
+               "               each under its words (\"NAME [piece J/N]\"), as long lines are read in\n"
+               "               pieces (icstr recognize --help); default 4.5, 0: whole crops only\n\n"
                "Prints ID<TAB>LABEL for one crop, else a summary; exit 1 when any crop was refused.\n";
     if (!strcmp(sub, "ls"))
         return "usage: icstr pool ls P [--json]\n\n"
@@ -114,12 +118,13 @@ typedef struct {
     const char *model, *data, *tag;
     long chunk, threads;
     int json, list;
+    icstr_line_split_params split; /* add --data: long lines are also added in pieces */
 } pool_args;
 
 /* The options each subcommand takes (others are usage errors). */
 static const char *options_of(const char *sub) {
     if (!strcmp(sub, "create")) return " --model ";
-    if (!strcmp(sub, "add")) return " --model --data --tag --chunk --threads ";
+    if (!strcmp(sub, "add")) return " --model --data --tag --chunk --threads --split-aspect ";
     if (!strcmp(sub, "ls") || !strcmp(sub, "stats")) return " --json ";
     if (!strcmp(sub, "reembed")) return " --model --chunk --threads ";
     if (!strcmp(sub, "check")) return " --list ";
@@ -137,6 +142,7 @@ static int parse_args(int argc, char **argv, int max_pos, int allow_ids, pool_ar
     memset(a, 0, sizeof *a);
     a->sub = argv[0];
     a->chunk = ADD_CHUNK;
+    a->split = icstr_line_split_default_params();
     a->ids = calloc((size_t)argc, sizeof(char *));
     if (!a->ids) return 2;
     for (int i = 1; i < argc; i++) {
@@ -157,6 +163,10 @@ static int parse_args(int argc, char **argv, int max_pos, int allow_ids, pool_ar
             a->data = argv[++i];
         } else if (!strcmp(s, "--tag") && more) {
             a->tag = argv[++i];
+        } else if (!strcmp(s, "--split-aspect") && more) {
+            char cmd[64];
+            snprintf(cmd, sizeof cmd, "icstr pool %s", a->sub);
+            if (icstr_cli_line_split(cmd, argc, argv, &i, &a->split) != 1) return 2;
         } else if ((!strcmp(s, "--chunk") || !strcmp(s, "--threads")) && more) {
             char cmd[64];
             snprintf(cmd, sizeof cmd, "icstr pool %s", a->sub);
@@ -281,17 +291,54 @@ static int add_one(pool_args *a, icstr_pool *p) {
     return res.status < 0 ? 1 : 0;
 }
 
+/* The item just appended (items[*n - 1]) is also appended as its pieces when it is a long line
+ * whose words match its gaps (icstr_line_split_labelled): each piece a PNG of its columns under
+ * its words. A crop that does not decode is left to icstr_pool_add to report. Errors: NOMEM. */
+static int add_pieces(const icstr_line_split_params *sp, icstr_pool_item *items, unsigned char **bytes, char **labels,
+                      char **names, int *n, long *split) {
+    const icstr_pool_item *whole = &items[*n - 1];
+    icstr_image im;
+    if (icstr_image_load_memory(whole->image, whole->image_len, whole->name, &im)) return ICSTR_OK;
+    static char piece_labels[ICSTR_LINE_MAX_PIECES][ICSTR_POOL_LABEL_MAX + 1];
+    int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
+    int pieces = icstr_line_split_labelled(&im, whole->label, sp, x0, x1, piece_labels[0], ICSTR_POOL_LABEL_MAX + 1,
+                                           ICSTR_LINE_MAX_PIECES);
+    int rc = pieces < 0 ? pieces : ICSTR_OK;
+    for (int j = 0; pieces > 1 && j < pieces && !rc; j++) {
+        icstr_image piece;
+        int k = *n;
+        char name[512];
+        snprintf(name, sizeof name, "%s [piece %d/%d]", whole->name ? whole->name : "?", j + 1, pieces);
+        if ((rc = icstr_image_crop(&im, x0[j], 0, x1[j] - x0[j], im.h, &piece))) break;
+        rc = icstr_image_encode_png(piece.w, piece.h, 3, piece.rgb, &bytes[k], &items[k].image_len);
+        icstr_image_free(&piece);
+        labels[k] = strdup(piece_labels[j]);
+        names[k] = strdup(name);
+        if (rc || !labels[k] || !names[k]) {
+            free(bytes[k]), free(labels[k]), free(names[k]);
+            rc = rc ? rc : icstr_fail(ICSTR_ERR_NOMEM, "pool add: pieces");
+            break;
+        }
+        items[k] = (icstr_pool_item){bytes[k], items[k].image_len, labels[k], names[k]};
+        (*n)++;
+    }
+    if (pieces > 1 && !rc) (*split)++;
+    icstr_image_free(&im);
+    return rc;
+}
+
 static int add_set(pool_args *a, icstr_pool *p) {
     icstr_dataset *ds;
     int rc = icstr_dataset_open(a->data, &ds);
     if (rc) return runtime_error("add", rc);
     long total = icstr_dataset_count(ds), chunk = a->chunk;
-    icstr_pool_item *items = calloc((size_t)chunk, sizeof *items);
-    icstr_pool_add_result *res = calloc((size_t)chunk, sizeof *res);
-    unsigned char **bytes = calloc((size_t)chunk, sizeof *bytes);
-    char **labels = calloc((size_t)chunk, sizeof *labels), **names = calloc((size_t)chunk, sizeof *names);
+    size_t cap = (size_t)chunk * (a->split.split_aspect > 0.0f ? 1 + ICSTR_LINE_MAX_PIECES : 1);
+    icstr_pool_item *items = calloc(cap, sizeof *items);
+    icstr_pool_add_result *res = calloc(cap, sizeof *res);
+    unsigned char **bytes = calloc(cap, sizeof *bytes);
+    char **labels = calloc(cap, sizeof *labels), **names = calloc(cap, sizeof *names);
     add_counts c = {0, 0, 0};
-    long unreadable = 0, committed = 0;
+    long unreadable = 0, committed = 0, split = 0;
     if (!items || !res || !bytes || !labels || !names) rc = icstr_fail(ICSTR_ERR_NOMEM, "pool add");
     if (!rc && total > chunk)
         ICSTR_INFO("adding %ld crops in transactions of %ld: an interrupted add keeps the whole chunks already "
@@ -323,6 +370,8 @@ static int add_set(pool_args *a, icstr_pool *p) {
             memcpy(bytes[n], b, len);
             items[n] = (icstr_pool_item){bytes[n], len, labels[n], names[n]};
             n++;
+            if (a->split.split_aspect > 0.0f && (rc = add_pieces(&a->split, items, bytes, labels, names, &n, &split)))
+                break;
         }
         if (!rc && n && !(rc = icstr_pool_add(p, items, n, a->tag ? a->tag : a->data, res))) {
             report(items, res, n, &c);
@@ -340,8 +389,9 @@ static int add_set(pool_args *a, icstr_pool *p) {
         fprintf(stderr, "icstr pool add: %ld chunks were committed before this failure\n", committed);
         return runtime_error("add", rc);
     }
-    printf("added %ld, already present %ld, refused %ld, unreadable %ld (of %ld)\n", c.added, c.dup, c.refused,
+    printf("added %ld, already present %ld, refused %ld, unreadable %ld (of %ld", c.added, c.dup, c.refused,
            unreadable, total);
+    printf(split ? " crops, %ld of them long lines also added in pieces)\n" : ")\n", split);
     return c.refused || unreadable ? 1 : 0;
 }
 

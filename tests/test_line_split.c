@@ -85,6 +85,20 @@ static void test_cuts(void) {
           !memcmp(c.rgb + 4 * 30, line.rgb + ((size_t)5 * line.w + 30) * 3, 30));
     icstr_image_free(&c);
     CHECK(icstr_image_crop(&line, 180, 0, 3, 20, &c) == ICSTR_ERR_ARG && !c.rgb);
+    /* a labelled line: the words go to the pieces when they match the gaps one to one */
+    char labels[ICSTR_LINE_MAX_PIECES][16];
+    int lx0[ICSTR_LINE_MAX_PIECES], lx1[ICSTR_LINE_MAX_PIECES];
+    CHECK(icstr_line_split_labelled(&line, " aa bb  cc dd ee", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 5);
+    CHECK(!strcmp(labels[0], "aa") && !strcmp(labels[2], "cc") && !strcmp(labels[4], "ee") && lx1[1] == 72);
+    CHECK(icstr_line_split_labelled(&line, "aa bb cc dd ee", &wide, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 3);
+    CHECK(!strcmp(labels[0], "aa bb") && !strcmp(labels[1], "cc dd") && !strcmp(labels[2], "ee") && lx1[0] == 72);
+    /* four words for four gaps + 1 = five pieces: no match, the whole crop under its label */
+    CHECK(icstr_line_split_labelled(&line, "aa bb cc ddee", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
+    CHECK(!strcmp(labels[0], "aa bb cc ddee") && lx0[0] == 0 && lx1[0] == line.w);
+    /* a piece's label that does not fit: whole, the label cut to cap */
+    CHECK(icstr_line_split_labelled(&line, "aaaaaaaaaaaaaaaaaaaa b c d e", &p, lx0, lx1, labels[0], 16,
+                                    ICSTR_LINE_MAX_PIECES) == 1 && strlen(labels[0]) == 15);
+    CHECK(icstr_line_split_labelled(&two, "aa bb", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
     icstr_image *all[] = {&line, &inverse, &margins, &narrow, &two, &flat};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) icstr_image_free(all[i]);
 }

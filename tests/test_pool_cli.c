@@ -223,6 +223,32 @@ int main(void) {
     CHECK_MSG(run("pool add P new.png zz9") == 0, "%s", err);
     CHECK(!strcmp(out, "8\tzz9\n"));
     CHECK(run("pool stats P") == 0 && strstr(out, "records 7\n") && strstr(out, "b.safetensors"));
+    /* a long line whose words match its gaps is also added as its pieces, each under its word
+     * (the tiny charset has no space: the whole line is refused) */
+    char ld[300];
+    snprintf(ld, sizeof ld, "%s/lines", tmp);
+    CHECK(mkdir(ld, 0775) == 0);
+    {
+        icstr_image im;
+        unsigned char white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+        if (icstr_image_alloc(120, 14, white, &im)) exit(1);
+        icstr_draw_text(&im, 2, 3, "ab   cd   ef", 1, black);
+        char p[320];
+        snprintf(p, sizeof p, "%s/0.png", ld);
+        if (icstr_image_write_png(p, im.w, im.h, 3, im.rgb)) exit(1);
+        icstr_image_free(&im);
+        snprintf(p, sizeof p, "%s/gt.txt", ld);
+        FILE *f = fopen(p, "w");
+        if (!f) exit(1);
+        fputs("0.png\tab cd ef\n", f);
+        fclose(f);
+    }
+    CHECK(run("pool create L --model b.safetensors") == 0);
+    CHECK_MSG(run("pool add L --data lines") == 1 && strstr(out, "1 of them long lines also added in pieces"), "%s%s", out, err);
+    CHECK_MSG(run("pool ls L") == 0 && lines(out) == 3 && strstr(out, "\tab\t") && strstr(out, "\tcd\t") &&
+                  strstr(out, "\tef\t"), "%s", out);
+    CHECK_MSG(run("pool add L --data lines --split-aspect 0") == 1 && !strstr(out, "pieces"), "%s", out);
+    CHECK(run("pool add L --data lines --split-aspect x") == 2);
     nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_finish("test_pool_cli");
 }
