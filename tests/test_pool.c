@@ -870,14 +870,16 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     rd.trust_similarity = icstr_pool_reading_default().trust_similarity;
     CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
     CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
-    int trusted = 1;
+    int trusted = 1, n_trusted = 0;
     for (int q = 0; q < NB; q++) {
-        int own = q < NP;
-        trusted &= cb.prompts.scores[q * 2 + 1] >= (own ? 0.9999f : -2.0f) &&
-                   !strcmp(cb.texts[q], own ? ctx_t[q] : cmp_t[q]) && cb.confidence[q] == (own ? ctx_c[q] : cmp_c[q]) &&
-                   (!own || !cb.kept_plain[q]);
+        /* trusted: the most similar prompt (the last) reaches the threshold, as every pool crop's
+         * own record does (a tiny random model may find another crop that similar too) */
+        int trust = cb.prompts.scores[q * 2 + 1] >= rd.trust_similarity;
+        n_trusted += trust;
+        trusted &= (q >= NP || trust) && !strcmp(cb.texts[q], trust ? ctx_t[q] : cmp_t[q]) &&
+                   cb.confidence[q] == (trust ? ctx_c[q] : cmp_c[q]) && (!trust || !cb.kept_plain[q]);
     }
-    CHECK_MSG(trusted, "near-copies were not trusted (%s)", name);
+    CHECK_MSG(trusted && n_trusted >= NP, "near-copies were not trusted (%s)", name);
     rd.trust_similarity = 2.0f;
     rd.min_similarity = 1.5f;
     CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
