@@ -876,10 +876,14 @@ static int check_compare_plain(icstr_model *m, const char *name) {
          * own record does (a tiny random model may find another crop that similar too) */
         int trust = cb.prompts.scores[q * 2 + 1] >= rd.trust_similarity;
         n_trusted += trust;
+        /* a compared crop's plain reading came from a smaller plain batch than before: its
+         * confidence may differ in the last bits (BLAS picks kernels by batch size) */
+        float want_c = trust ? ctx_c[q] : cmp_c[q];
         trusted &= (q >= NP || trust) && !strcmp(cb.texts[q], trust ? ctx_t[q] : cmp_t[q]) &&
-                   cb.confidence[q] == (trust ? ctx_c[q] : cmp_c[q]) && (!trust || !cb.kept_plain[q]);
+                   (trust ? cb.confidence[q] == want_c : fabsf(cb.confidence[q] - want_c) <= 1e-5f * want_c) &&
+                   (!trust || !cb.kept_plain[q]);
     }
-    CHECK_MSG(trusted && n_trusted >= NP, "near-copies were not trusted (%s)", name);
+    CHECK_MSG(trusted && n_trusted >= NP, "near-copies were not trusted (%s): %d trusted", name, n_trusted);
     rd.trust_similarity = 2.0f;
     rd.min_similarity = 1.5f;
     CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
