@@ -135,18 +135,28 @@ static int splittable(const icstr_image *img, const icstr_line_split_params *p, 
     return p->split_aspect > 0.0f && (float)img->w > p->split_aspect * (float)img->h && max_pieces > 1;
 }
 
-int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
-    int rc = splittable(img, p, x0, x1, max_pieces);
-    if (rc <= 0) return rc < 0 ? rc : 1;
-    int *cut = malloc((size_t)img->w * sizeof *cut), end_cut[ICSTR_LINE_MAX_PIECES];
+/* The cuts of a splittable img, grouped into pieces (x0, x1, end_cut as group_cuts); *n_cuts
+ * gets how many cut candidates there were. Returns the number of pieces (1 without candidates)
+ * or ICSTR_ERR_NOMEM. */
+static int cut_and_group(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int *end_cut,
+                         int max_pieces, int *n_cuts) {
+    int *cut = malloc((size_t)img->w * sizeof *cut);
     if (!cut) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
-    int n_cuts = find_cuts(img, p, cut), pieces = 1;
-    if (n_cuts > 0) {
+    int rc = *n_cuts = find_cuts(img, p, cut);
+    if (rc > 0) {
         int room = max_pieces < ICSTR_LINE_MAX_PIECES ? max_pieces : ICSTR_LINE_MAX_PIECES;
-        pieces = group_cuts(cut, n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
+        rc = group_cuts(cut, *n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
+    } else if (rc == 0) {
+        rc = 1;
     }
     free(cut);
-    return n_cuts < 0 ? n_cuts : pieces;
+    return rc;
+}
+
+int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
+    int rc = splittable(img, p, x0, x1, max_pieces), end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
+    if (rc <= 0) return rc < 0 ? rc : 1;
+    return cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts);
 }
 
 int icstr_line_split_labelled(const icstr_image *img, const char *label, const icstr_line_split_params *p, int *x0,
@@ -172,33 +182,25 @@ int icstr_line_split_labelled(const icstr_image *img, const char *label, const i
     }
     int pieces = 1;
     if (rc && n_words > 1) {
-        int *cut = malloc((size_t)img->w * sizeof *cut), end_cut[ICSTR_LINE_MAX_PIECES];
-        if (!cut) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
-        int n_cuts = find_cuts(img, p, cut);
+        int end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
+        pieces = cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts);
+        if (pieces < 0) return pieces;
         /* only when every gap is one space of the label can the words be told to the pieces */
-        if (n_cuts < 0) {
-            free(cut);
-            return n_cuts;
-        }
-        if (n_cuts == n_words - 1) {
-            int room = max_pieces < ICSTR_LINE_MAX_PIECES ? max_pieces : ICSTR_LINE_MAX_PIECES;
-            pieces = group_cuts(cut, n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
-            for (int j = 0, wd = 0; j < pieces && pieces > 1; j++) {
-                char *out = labels + (size_t)j * cap;
-                int len = 0;
-                for (; wd <= end_cut[j] && wd < n_words; wd++) {
-                    if (len + (len > 0) + word_len[wd] >= cap) {
-                        pieces = 1; /* a piece's label would not fit: whole */
-                        break;
-                    }
-                    if (len) out[len++] = ' ';
-                    memcpy(out + len, label + word_at[wd], (size_t)word_len[wd]);
-                    len += word_len[wd];
+        if (n_cuts != n_words - 1) pieces = 1;
+        for (int j = 0, wd = 0; j < pieces && pieces > 1; j++) {
+            char *out = labels + (size_t)j * cap;
+            int len = 0;
+            for (; wd <= end_cut[j] && wd < n_words; wd++) {
+                if (len + (len > 0) + word_len[wd] >= cap) {
+                    pieces = 1; /* a piece's label would not fit: whole */
+                    break;
                 }
-                out[len] = 0;
+                if (len) out[len++] = ' ';
+                memcpy(out + len, label + word_at[wd], (size_t)word_len[wd]);
+                len += word_len[wd];
             }
+            out[len] = 0;
         }
-        free(cut);
     }
     if (pieces == 1) {
         x0[0] = 0;
