@@ -391,7 +391,8 @@ static int add_set(pool_args *a, icstr_pool *p) {
     }
     printf("added %ld, already present %ld, refused %ld, unreadable %ld (of %ld", c.added, c.dup, c.refused,
            unreadable, total);
-    printf(split ? " crops, %ld of them long lines also added in pieces)\n" : ")\n", split);
+    if (split) printf(" crops, %ld of them long lines also added in pieces", split);
+    printf(")\n");
     return c.refused || unreadable ? 1 : 0;
 }
 
