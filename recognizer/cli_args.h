@@ -24,6 +24,10 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "  --trust-similarity S a crop whose most similar prompt is at least S similar keeps its reading\n" \
     "                       with prompts (default 0.998: the crop itself, a hard sample added to the\n" \
     "                       pool; 2: never)\n"
+/* What a command says when those options come without --pool (after "icstr CMD: "). */
+#define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
+    "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
+    "--trust-similarity) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

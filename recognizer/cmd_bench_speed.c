@@ -341,7 +341,7 @@ int icstr_bench_speed(int argc, char **argv) {
         return 2;
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr bench speed: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
+        fprintf(stderr, "icstr bench speed: " ICSTR_CLI_POOL_READING_NEED_POOL);
         return 2;
     }
     if (pool_path && reading.shots < 1) {

@@ -125,7 +125,7 @@ int icstr_cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr eval: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
+        fprintf(stderr, "icstr eval: " ICSTR_CLI_POOL_READING_NEED_POOL);
         return 2;
     }
     icstr_set_threads((int)threads);

@@ -108,7 +108,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
         }
     }
     if (reading_given && !pool_path) {
-        fprintf(stderr, "icstr recognize: the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, --trust-similarity) need --pool\n");
+        fprintf(stderr, "icstr recognize: " ICSTR_CLI_POOL_READING_NEED_POOL);
         free(inputs);
         return 2;
     }
