@@ -95,11 +95,11 @@ static void shape_text(char *buf, size_t cap, int ndim, const int64_t *shape) {
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-/* Looks up one expected tensor and records what is wrong with it. */
+/* Looks up one expected tensor and records what is wrong with it (missing: NULL = allowed). */
 static void check_one(const icstr_st_file *f, const char *name, const icstr_param *p, problems *missing, problems *shapes) {
     icstr_st_tensor_info info;
     if (icstr_st_find(f, name, &info)) {
-        add_problem(missing, "'%s'%s", name, "");
+        if (missing) add_problem(missing, "'%s'%s", name, "");
         return;
     }
     int same = info.ndim == p->ndim;
@@ -122,15 +122,16 @@ int icstr_slab_load(icstr_slab *s, const icstr_st_file *f, int flags) {
         return icstr_fail(ICSTR_ERR_ARG, "%s: moments asked for but the slab has none (allocated for inference?)", path);
 
     problems missing = {0}, unexpected = {0}, shapes = {0};
+    problems *miss = (flags & ICSTR_ST_ALLOW_MISSING) ? NULL : &missing;
     char mname[MOMENT_NAME_MAX];
     for (int i = 0; i < s->count; i++) {
         const icstr_param *p = &s->params[i];
-        check_one(f, p->name, p, &missing, &shapes);
+        check_one(f, p->name, p, miss, &shapes);
         if (!moments) continue;
         for (int k = 0; k < 2; k++) {
             if (moment_name(mname, k ? ICSTR_ST_PREFIX_V : ICSTR_ST_PREFIX_M, p->name))
                 return icstr_fail(ICSTR_ERR_ARG, "%s: parameter '%s': name too long", path, p->name);
-            check_one(f, mname, p, &missing, &shapes);
+            check_one(f, mname, p, miss, &shapes);
         }
     }
 
@@ -168,12 +169,12 @@ int icstr_slab_load(icstr_slab *s, const icstr_st_file *f, int flags) {
     for (int i = 0; i < s->count; i++) {
         const icstr_param *p = &s->params[i];
         icstr_st_tensor_info info;
-        icstr_st_find(f, p->name, &info);
+        if (icstr_st_find(f, p->name, &info)) continue; /* missing and allowed: kept */
         icstr_st_to_f32(&info, s->data + p->offset);
         if (!moments) continue;
         for (int k = 0; k < 2; k++) {
             moment_name(mname, k ? ICSTR_ST_PREFIX_V : ICSTR_ST_PREFIX_M, p->name);
-            icstr_st_find(f, mname, &info);
+            if (icstr_st_find(f, mname, &info)) continue;
             icstr_st_to_f32(&info, (k ? s->v : s->m) + p->offset);
         }
     }

@@ -148,6 +148,9 @@ enum {
     ICSTR_ST_MOMENTS = 1,
     /* Load: ignore tensors of the file that the slab does not declare (default: an error). */
     ICSTR_ST_ALLOW_EXTRA = 2,
+    /* Load: a parameter the file does not hold keeps its value in the slab (default: an error).
+     * For a model grown by new parameters that start from their initial values. */
+    ICSTR_ST_ALLOW_MISSING = 4,
 };
 #define ICSTR_ST_PREFIX_M "adam_m/"
 #define ICSTR_ST_PREFIX_V "adam_v/"

@@ -46,6 +46,7 @@ static const field fields[] = {
     M_FIELD(ctc_weight, F_FLOAT, 0, 10),
     M_FIELD(label_smoothing, F_FLOAT, 0, 0.5),
     M_FIELD(dropout, F_FLOAT, 0, 0.9),
+    M_FIELD(prompt_similarity, F_INT, 0, 1),
     T_FIELD(seed, F_U64, 0, 0),
     T_FIELD(steps, F_LONG, 0, 1e12),
     T_FIELD(batch_size, F_INT, 1, 4096),

@@ -50,7 +50,18 @@ typedef struct {
     float ctc_weight;          /* 0.5: auxiliary CTC loss on encoder tokens (column-major order) */
     float label_smoothing;     /* 0.1: over the whole vocabulary */
     float dropout;             /* 0.0: on the attention and MLP residual branches (train_step only) */
+    /* in context */
+    int prompt_similarity;     /* 0 (default, and every model file without the key) or 1: each
+                                  prompt chunk's rows also get dec.sim_emb[b], b the band of the
+                                  cosine between the prompt's and the query's mean latents
+                                  (ICSTR_SIM_EDGES; below the lowest edge nothing is added), so
+                                  the decoder sees how close a prompt is to the query */
 } icstr_model_config;
+
+/* The similarity bands of model.prompt_similarity: band b (0-based) holds cosines in
+ * [edge b, edge b+1); the last band is "the query's own image" (a hard sample in the pool). */
+#define ICSTR_SIM_BANDS 4
+#define ICSTR_SIM_EDGES {0.99f, 0.995f, 0.999f, 0.9999f}
 
 icstr_model_config icstr_model_default_config(void);
 

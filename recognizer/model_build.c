@@ -107,6 +107,7 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
         {"dec_dim", c->dec_dim, 1, 8192}, {"dec_layers", c->dec_layers, 0, 256},
         {"dec_heads", c->dec_heads, 1, 1024}, {"dec_mlp", c->dec_mlp, 1, 65536},
         {"max_label", c->max_label, 1, 4096}, {"max_prompts", c->max_prompts, 0, 1024},
+        {"prompt_similarity", c->prompt_similarity, 0, 1},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
         if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi)
@@ -284,6 +285,7 @@ static int declare_all(icstr_model *m) {
     m->lat_pos = decl(&d, "dec.lat_pos", 0, 2, M, D);
     m->txt_pos = decl(&d, "dec.txt_pos", 0, 2, m->max_txt, D);
     m->seg_emb = decl(&d, "dec.seg_emb", 0, 2, 2, D);
+    if (c->prompt_similarity) m->sim_emb = decl(&d, "dec.sim_emb", 0, 2, ICSTR_SIM_BANDS, D);
     for (int l = 0; l < c->dec_layers; l++) {
         snprintf(name, sizeof name, "dec.blocks.%d", l);
         decl_block(&d, &m->dec[l], name, D, c->dec_mlp);
@@ -449,6 +451,8 @@ void icstr_model_init_weights(icstr_model *m, uint64_t seed) {
     fill_normal(m, m->lat_pos, (size_t)M * D, 0.02f, &r);
     fill_normal(m, m->txt_pos, (size_t)m->max_txt * D, 0.02f, &r);
     fill_normal(m, m->seg_emb, (size_t)2 * D, 0.02f, &r);
+    /* zero: a model given the bands (init_from a model without them) starts as it was */
+    if (c->prompt_similarity) fill_const(m, m->sim_emb, (size_t)ICSTR_SIM_BANDS * D, 0.0f);
     for (int l = 0; l < c->dec_layers; l++) init_block(m, &m->dec[l], D, c->dec_mlp, c->dec_layers, &r);
     fill_const(m, m->dec_lnf_w, (size_t)D, 1.0f);
     fill_const(m, m->dec_lnf_b, (size_t)D, 0.0f);

@@ -6,6 +6,7 @@
  * chunk, every row attends to a prefix [0, limit) of its sequence. */
 #include "model_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 static int chunk_rows(const icstr_model *m, const dec_chunk *ch) {
@@ -24,6 +25,35 @@ void icstr_model_dec_shape_(const icstr_model *m, const dec_chunk *chunks, const
     *n_chunks_out = (size_t)seq_start[B];
 }
 
+/* The cosine of two chunks' mean latents (the pool's embedding, icstr_model_encode). */
+static float chunk_cosine(const float *a, const float *b, int M, int D) {
+    double ab = 0.0, aa = 0.0, bb = 0.0;
+    for (int k = 0; k < D; k++) {
+        double sa = 0.0, sb = 0.0;
+        for (int i = 0; i < M; i++) {
+            sa += a[(size_t)i * D + k];
+            sb += b[(size_t)i * D + k];
+        }
+        ab += sa * sb;
+        aa += sa * sa;
+        bb += sb * sb;
+    }
+    return (float)(ab / (sqrt(aa) * sqrt(bb) + 1e-30));
+}
+
+/* model.prompt_similarity: the band of a prompt chunk against its sequence's query (the last
+ * chunk), -1 below the lowest edge or for the query itself. The band is an input, not learned
+ * through: no gradient flows into the cosine. */
+int icstr_model_prompt_band_(const icstr_model *m, const dec_chunk *ch, const dec_chunk *query) {
+    if (!m->cfg.prompt_similarity || ch->query || !ch->lat || !query->lat) return -1;
+    static const float edges[ICSTR_SIM_BANDS] = ICSTR_SIM_EDGES;
+    float s = chunk_cosine(ch->lat, query->lat, m->cfg.latents, m->cfg.dec_dim);
+    int band = -1;
+    for (int e = 0; e < ICSTR_SIM_BANDS; e++)
+        if (s >= edges[e]) band = e;
+    return band;
+}
+
 /* Fills the per-row tables, the targets and the mask of B sequences padded to T. */
 static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_start, int B, int T) {
     int M = m->cfg.latents, D = m->cfg.dec_dim;
@@ -34,7 +64,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
         int t = 0;
         for (int c = seq_start[b]; c < seq_start[b + 1]; c++) {
             const dec_chunk *ch = &chunks[c];
-            int t0 = t;
+            int t0 = t, band = icstr_model_prompt_band_(m, ch, &chunks[seq_start[b + 1] - 1]);
             for (int i = 0; i < M; i++, t++) {
                 m->d.row_src[base + t] = ch->lat + (size_t)i * D;
                 m->d.row_tok[base + t] = -1;
@@ -43,6 +73,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
                 m->d.limit[base + t] = t0 + M;
                 m->d.targets[base + t] = -1;
                 m->d.row_seg[base + t] = ch->query;
+                m->d.row_band[base + t] = band;
             }
             /* text rows: BOS, the label, EOC; row j predicts token j+1 */
             int n_txt = 1 + ch->len + (ch->eoc ? 1 : 0);
@@ -57,6 +88,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
                 m->d.limit[base + t] = t + 1;
                 m->d.targets[base + t] = tgt;
                 m->d.row_seg[base + t] = ch->query;
+                m->d.row_band[base + t] = band;
             }
         }
         m->d.seq_len[b] = t;
@@ -68,6 +100,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
             m->d.limit[base + t] = 0;
             m->d.targets[base + t] = -1;
             m->d.row_seg[base + t] = 0;
+            m->d.row_band[base + t] = -1;
         }
         for (int r = 0; r < T; r++) {
             uint8_t *mrow = m->d.mask + (base + r) * T;
@@ -78,11 +111,12 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
     }
 }
 
-/* x0 = (latent row | token embedding) + (latent | text) position + segment; padding = 0 */
+/* x0 = (latent row | token embedding) + (latent | text) position + segment (+ the prompt's
+ * similarity band); padding = 0 */
 static void embed_rows(icstr_model *m, int R) {
     int D = m->cfg.dec_dim;
     const float *tok = mp(m, m->tok_emb), *lpos = mp(m, m->lat_pos), *tpos = mp(m, m->txt_pos);
-    const float *seg = mp(m, m->seg_emb);
+    const float *seg = mp(m, m->seg_emb), *sim = m->cfg.prompt_similarity ? mp(m, m->sim_emb) : NULL;
 #pragma omp parallel for schedule(static) if ((size_t)R * D >= 65536)
     for (int r = 0; r < R; r++) {
         float *x = m->d.x0 + (size_t)r * D;
@@ -97,6 +131,10 @@ static void embed_rows(icstr_model *m, int R) {
         }
         const float *s = seg + (size_t)m->d.row_seg[r] * D;
         for (int i = 0; i < D; i++) x[i] = src[i] + pos[i] + s[i];
+        if (sim && m->d.row_band[r] >= 0) {
+            const float *e = sim + (size_t)m->d.row_band[r] * D;
+            for (int i = 0; i < D; i++) x[i] += e[i];
+        }
     }
 }
 
@@ -160,7 +198,7 @@ void icstr_model_decoder_backward_(icstr_model *m, float scale) {
     }
     /* scatter d x0 into the tables and the latents, serially: rows share table rows and images */
     float *gtok = mg(m, m->tok_emb), *glpos = mg(m, m->lat_pos), *gtpos = mg(m, m->txt_pos);
-    float *gseg = mg(m, m->seg_emb);
+    float *gseg = mg(m, m->seg_emb), *gsim = m->cfg.prompt_similarity ? mg(m, m->sim_emb) : NULL;
     for (int r = 0; r < R; r++) {
         const float *dx = dres + (size_t)r * D;
         float *dsrc, *dpos;
@@ -178,6 +216,10 @@ void icstr_model_decoder_backward_(icstr_model *m, float scale) {
             if (dsrc) dsrc[i] += dx[i];
             dpos[i] += dx[i];
             dseg[i] += dx[i];
+        }
+        if (gsim && m->d.row_band[r] >= 0) {
+            float *dsim = gsim + (size_t)m->d.row_band[r] * D;
+            for (int i = 0; i < D; i++) dsim[i] += dx[i];
         }
     }
 }

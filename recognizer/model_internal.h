@@ -100,6 +100,7 @@ struct icstr_model {
     xblk_params *res;                           /* resampler_layers */
     size_t res_lnf_w, res_lnf_b;
     size_t tok_emb, lat_pos, txt_pos, seg_emb;  /* (V, D), (M, D), (max_label+2, D), (2, D) */
+    size_t sim_emb;                             /* (ICSTR_SIM_BANDS, D), prompt_similarity only */
     blk_params *dec;                            /* dec_layers */
     size_t dec_lnf_w, dec_lnf_b;
     size_t head_w, head_b;                      /* (V, D), (V) */
@@ -133,6 +134,7 @@ struct icstr_model {
         int *row_tok;                           /* (B T) token of a text row, -1 otherwise */
         int *row_pos;                           /* (B T) index into lat_pos or txt_pos */
         int *row_seg;                           /* (B T) 0 prompt, 1 query */
+        int *row_band;                          /* (B T) similarity band of a prompt row, -1 none */
         int *row_img;                           /* (B T) img*M + i of a latent row, or -1 */
         int *limit;                             /* (B T) row attends to keys [0, limit) */
         int *seq_len;                           /* (B) */
@@ -189,6 +191,7 @@ void icstr_model_encoder_backward_(icstr_model *m, int n);
 
 /* Decoder over B sequences of chunks (sequence b is chunks[seq_start[b] .. seq_start[b+1])):
  * T is the longest sequence. The plan must fit (B T rows, B T T mask, B, chunks). */
+int icstr_model_prompt_band_(const icstr_model *m, const dec_chunk *ch, const dec_chunk *query);
 void icstr_model_dec_shape_(const icstr_model *m, const dec_chunk *chunks, const int *seq_start,
                             int B, int *T_out, size_t *n_chunks_out);
 int icstr_model_decoder_forward_(icstr_model *m, const dec_chunk *chunks, const int *seq_start,

@@ -127,6 +127,7 @@ static void layout_all(icstr_model *m, const model_plan *p, layout *L) {
     m->d.row_tok = TAKE_I(L, R);
     m->d.row_pos = TAKE_I(L, R);
     m->d.row_seg = TAKE_I(L, R);
+    m->d.row_band = TAKE_I(L, R);
     m->d.row_img = TAKE_I(L, R);
     m->d.limit = TAKE_I(L, R);
     m->d.seq_len = TAKE_I(L, p->dec_B);

@@ -63,5 +63,23 @@ int icstr_train_checkpoint_load(icstr_model *m, const char *path, long *step, lo
 }
 
 int icstr_train_weights_load(icstr_model *m, const char *path) {
-    return icstr_slab_load_file(icstr_model_slab(m), path, ICSTR_ST_ALLOW_EXTRA);
+    icstr_st_file *f;
+    int rc = icstr_st_open(path, &f), flags = ICSTR_ST_ALLOW_EXTRA;
+    if (rc) return rc;
+    /* a model given the similarity bands, from a file of a model without them: the bands start
+     * at zero (the model computes what the file's did); every other tensor must be there */
+    icstr_st_tensor_info ti;
+    if (icstr_model_get_config(m)->prompt_similarity && icstr_st_find(f, "dec.sim_emb", &ti)) {
+        icstr_slab *s = icstr_model_slab(m);
+        int others_there = 1;
+        for (int i = 0; i < s->count && others_there; i++)
+            others_there = !strcmp(s->params[i].name, "dec.sim_emb") || !icstr_st_find(f, s->params[i].name, &ti);
+        if (others_there) {
+            flags |= ICSTR_ST_ALLOW_MISSING;
+            ICSTR_INFO("%s has no dec.sim_emb (model.prompt_similarity): the bands start at zero", path);
+        }
+    }
+    rc = icstr_slab_load(icstr_model_slab(m), f, flags);
+    icstr_st_close(f);
+    return rc;
 }

@@ -2,10 +2,14 @@
  * plain patches, CTC head, resampler, decoder over interleaved prompt chunks with padding) against
  * central finite differences of the loss, on tiny configs, for a sample of parameters that covers
  * every tensor. Also: train_step and icstr_model_loss agree on the loss, gradients accumulate,
- * and with dropout the gradient matches finite differences taken under the same dropout masks. */
+ * and with dropout the gradient matches finite differences taken under the same dropout masks.
+ * model.prompt_similarity: the bands of prompt-to-query cosines, the gradient of dec.sim_emb (the
+ * batch has a prompt that is the query's own image), and zero bands computing what the model
+ * without them computes. */
 #include "check.h"
 #include "model_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +160,10 @@ static void check_config(const icstr_model_config *cfg, int per_tensor, uint64_t
         for (int k = 0; k < per_tensor && k < (int)p->numel; k++) {
             size_t i = p->offset + (p->numel <= (size_t)per_tensor ? (size_t)k
                                                                    : icstr_rng_below(&r, (uint32_t)p->numel));
+            /* the similarity bands: the top band's row, the one this batch uses (seq1's first
+             * prompt is the query's image) */
+            if (!strcmp(p->name, "dec.sim_emb"))
+                i = p->offset + (size_t)(ICSTR_SIM_BANDS - 1) * cfg->dec_dim + (size_t)k % (size_t)cfg->dec_dim;
             double ga = g1[i];
             double gn = fd_grad(m, &b, &s->data[i], 5);
             /* 1% relative, or 1e-4 absolute for gradients near 0 (the float loss's noise after
@@ -180,6 +188,96 @@ static void check_config(const icstr_model_config *cfg, int per_tensor, uint64_t
               checked);
     free(g1);
     icstr_model_free(m);
+}
+
+/* The similarity bands: a prompt's band comes from the cosine of its mean latents with the
+ * query's, against ICSTR_SIM_EDGES; queries and models without the bands get none. */
+static void check_bands(void) {
+    icstr_model_config c = tiny_config(1, 1, 0.0f);
+    c.prompt_similarity = 1;
+    icstr_model *m = NULL;
+    CHECK(icstr_model_create(&c, 0, &m) == ICSTR_OK);
+    if (!m) return;
+    enum { M = 2, D = 8 };
+    /* query: mean latent e0; prompts: mean latent cos(t) e0 + sin(t) e1 for chosen cosines */
+    static const float cosines[] = {1.0f, 0.99995f, 0.9995f, 0.997f, 0.992f, 0.98f, 0.0f, -1.0f};
+    static const int bands[] = {3, 3, 2, 1, 0, -1, -1, -1};
+    float q[M * D] = {0}, p[M * D];
+    q[0] = 1.0f;
+    q[D + 0] = 1.0f; /* both latents e0: mean e0 */
+    dec_chunk query = {q, -1, NULL, 0, 0, 1, 0};
+    for (size_t k = 0; k < sizeof cosines / sizeof *cosines; k++) {
+        float cs = cosines[k], sn = sqrtf(fmaxf(0.0f, 1.0f - cs * cs));
+        memset(p, 0, sizeof p);
+        /* latents that differ from each other but average to the wanted direction */
+        p[0] = 2.0f * cs;
+        p[1] = 2.0f * sn + 0.5f;
+        p[D + 1] = -0.5f;
+        dec_chunk prompt = {p, -1, NULL, 0, 1, 0, 0};
+        int b = icstr_model_prompt_band_(m, &prompt, &query);
+        CHECK_MSG(b == bands[k], "cosine %.5f: band %d, want %d", cs, b, bands[k]);
+    }
+    /* the same latents scaled: cosine 1, the top band; the query itself: none */
+    for (int i = 0; i < M * D; i++) p[i] = 3.0f * q[i];
+    dec_chunk same = {p, -1, NULL, 0, 1, 0, 0};
+    CHECK(icstr_model_prompt_band_(m, &same, &query) == ICSTR_SIM_BANDS - 1);
+    CHECK(icstr_model_prompt_band_(m, &query, &query) == -1);
+    icstr_model_free(m);
+    c.prompt_similarity = 0;
+    CHECK(icstr_model_create(&c, 0, &m) == ICSTR_OK);
+    CHECK(icstr_model_prompt_band_(m, &same, &query) == -1);
+    icstr_model_free(m);
+}
+
+/* Zero bands compute what the model without them computes: same loss to the bit, same gradient
+ * on every shared tensor; made non-zero, the bands change the loss. */
+static void check_bands_start_neutral(void) {
+    icstr_model_config c0 = tiny_config(1, 1, 0.0f), c1 = c0;
+    c1.prompt_similarity = 1;
+    icstr_model *a = NULL, *b = NULL;
+    CHECK(icstr_model_create(&c0, 1, &a) == ICSTR_OK && icstr_model_create(&c1, 1, &b) == ICSTR_OK);
+    if (!a || !b) return;
+    icstr_model_init_weights(a, 7);
+    icstr_model_init_weights(b, 7);
+    icstr_slab *sa = icstr_model_slab(a), *sb = icstr_model_slab(b);
+    CHECK(sb->count == sa->count + 1);
+    icstr_batch bt = make_batch();
+    icstr_loss_info la, lb;
+    icstr_slab_zero_grad(sa);
+    icstr_slab_zero_grad(sb);
+    CHECK(icstr_model_train_step(a, &bt, NULL, &la) == ICSTR_OK);
+    CHECK(icstr_model_train_step(b, &bt, NULL, &lb) == ICSTR_OK);
+    CHECK_MSG(la.loss == lb.loss, "zero bands: loss %.9g, without bands %.9g", lb.loss, la.loss);
+    int same_grad = 1, found_sim = 0;
+    for (int t = 0; t < sb->count; t++) {
+        const icstr_param *pb = &sb->params[t];
+        if (!strcmp(pb->name, "dec.sim_emb")) {
+            found_sim = 1;
+            /* the top band's row (the prompt that is the query's image) has a gradient */
+            double g = 0.0;
+            for (int i = 0; i < c1.dec_dim; i++) g += fabs(sb->grad[pb->offset + (size_t)(ICSTR_SIM_BANDS - 1) * c1.dec_dim + i]);
+            CHECK_MSG(g > 0.0, "dec.sim_emb: no gradient on the top band");
+            /* made non-zero, the bands change what the decoder computes (not a constant vector:
+             * the layer norms would take it out) */
+            for (size_t i = 0; i < pb->numel; i++) sb->data[pb->offset + i] = i % 2 ? 0.5f : -0.5f;
+            continue;
+        }
+        const icstr_param *pa = NULL;
+        for (int u = 0; u < sa->count && !pa; u++)
+            if (!strcmp(sa->params[u].name, pb->name)) pa = &sa->params[u];
+        if (!pa) {
+            same_grad = 0;
+            continue;
+        }
+        for (size_t i = 0; i < pb->numel; i++)
+            if (sa->grad[pa->offset + i] != sb->grad[pb->offset + i]) same_grad = 0;
+    }
+    CHECK(found_sim);
+    CHECK_MSG(same_grad, "zero bands: the shared tensors' gradients differ");
+    CHECK(icstr_model_loss(b, &bt, &lb) == ICSTR_OK);
+    CHECK_MSG(lb.loss != la.loss, "bands of +-0.5: loss unchanged (%.9g)", lb.loss);
+    icstr_model_free(a);
+    icstr_model_free(b);
 }
 
 /* Invalid configs and batches are refused with the right code, never crash. */
@@ -259,5 +357,10 @@ int main(void) {
     check_config(&c2, 3, 2, "patch stem, 2 layers");
     icstr_model_config c3 = tiny_config(1, 1, 0.2f);
     check_config(&c3, 1, 3, "conv stem, dropout 0.2");
+    check_bands();
+    check_bands_start_neutral();
+    icstr_model_config c4 = tiny_config(1, 1, 0.0f);
+    c4.prompt_similarity = 1;
+    check_config(&c4, 4, 4, "conv stem, 1 layer, similarity bands");
     return check_finish("test_model_grad");
 }

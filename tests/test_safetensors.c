@@ -354,6 +354,21 @@ static void test_slab(void) {
     int zero = 1;
     for (size_t i = 0; i < t.total; i++) zero &= t.data[i] == 0.0f;
     CHECK(zero);
+    /* allowed missing (a model grown by a tensor): the rest loads, dec.x keeps its value; the
+     * file's dec.w is still unexpected unless that is allowed too */
+    for (size_t i = 0; i < t.total; i++) t.data[i] = 7.0f;
+    CHECK(icstr_slab_load_file(&t, path, ICSTR_ST_ALLOW_MISSING) == ICSTR_ERR_MISMATCH);
+    CHECK_MSG(!contains(icstr_last_error(), "missing") && contains(icstr_last_error(), "1 unexpected: 'dec.w'"), "%s",
+              icstr_last_error());
+    CHECK(icstr_slab_load_file(&t, path, ICSTR_ST_ALLOW_MISSING | ICSTR_ST_ALLOW_EXTRA | ICSTR_ST_MOMENTS) == ICSTR_OK);
+    int kept = 1, loaded = 1;
+    for (int i = 0; i < t.count; i++)
+        for (size_t e = 0; e < t.params[i].numel; e++) {
+            size_t o = t.params[i].offset + e;
+            if (!strcmp(t.params[i].name, "dec.x")) kept &= t.data[o] == 7.0f && t.m[o] == 0.0f;
+            else loaded &= same_bits(t.data[o], s.data[o]) && same_bits(t.m[o], s.m[o]);
+        }
+    CHECK_MSG(kept && loaded, "allow missing: kept %d loaded %d", kept, loaded);
     icstr_slab_free(&t);
 
     /* a transposed matrix: the shape error names it, expected vs found */

@@ -1,13 +1,18 @@
 /* In-context training sequences: the chunk count follows the config, sequences are a pure
  * function of (seed, step, index), split prompts carry pieces of the query's label, recoloured
  * copies keep it, episodes share a style, and the neighbour table matches a brute-force search
- * over the model's embeddings. */
+ * over the model's embeddings. init_from (icstr_train_weights_load) of a model without the
+ * similarity bands into one with them: every weight as in the file, the bands at zero; any
+ * other missing tensor is still refused. */
 #include "check.h"
+#include "model_internal.h"
+#include "model_io.h"
 #include "train_batch.h"
 #include "train_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char tmpdir[] = "/tmp/icstr_test_ctx_XXXXXX";
 
@@ -31,6 +36,52 @@ static int make_lmdb(const char *path, int n) {
     icstr_render_crop_free(&crop);
     icstr_render_free(r);
     return icstr_str_writer_close(w);
+}
+
+static int same_tensor(icstr_model *a, icstr_model *b, const char *name) {
+    const icstr_slab *sa = icstr_model_slab(a), *sb = icstr_model_slab(b);
+    const icstr_param *pa = NULL, *pb = NULL;
+    for (int i = 0; i < sa->count; i++)
+        if (!strcmp(sa->params[i].name, name)) pa = &sa->params[i];
+    for (int i = 0; i < sb->count; i++)
+        if (!strcmp(sb->params[i].name, name)) pb = &sb->params[i];
+    if (!pa || !pb || pa->numel != pb->numel) return 0;
+    return !memcmp(sa->data + pa->offset, sb->data + pb->offset, pa->numel * sizeof(float));
+}
+
+static void test_init_from_bands(const icstr_model_config *base) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    icstr_model_config with = *base;
+    with.prompt_similarity = 1;
+    icstr_model *a = NULL, *b = NULL, *c = NULL;
+    CHECK(icstr_model_create(base, 0, &a) == ICSTR_OK && icstr_model_create(&with, 1, &b) == ICSTR_OK);
+    if (!a || !b) return;
+    icstr_model_init_weights(a, 3);
+    icstr_model_init_weights(b, 9);
+    CHECK(icstr_model_save(a, path, ICSTR_ST_F32, NULL, NULL, 0) == ICSTR_OK);
+    CHECK_MSG(icstr_train_weights_load(b, path) == ICSTR_OK, "%s", icstr_last_error());
+    const icstr_slab *sb = icstr_model_slab(b);
+    int all_same = 1, bands_zero = 1, has_bands = 0;
+    for (int i = 0; i < sb->count; i++) {
+        const icstr_param *p = &sb->params[i];
+        if (strcmp(p->name, "dec.sim_emb")) {
+            all_same &= same_tensor(a, b, p->name);
+            continue;
+        }
+        has_bands = 1;
+        for (size_t e = 0; e < p->numel; e++) bands_zero &= sb->data[p->offset + e] == 0.0f;
+    }
+    CHECK(all_same && has_bands && bands_zero);
+    /* another missing tensor (a model with another decoder depth) is still an error */
+    icstr_model_config deeper = with;
+    deeper.dec_layers = base->dec_layers + 1;
+    CHECK(icstr_model_create(&deeper, 1, &c) == ICSTR_OK);
+    if (c) CHECK(icstr_train_weights_load(c, path) == ICSTR_ERR_MISMATCH);
+    icstr_model_free(a);
+    icstr_model_free(b);
+    icstr_model_free(c);
+    unlink(path);
 }
 
 /* A caption crop: the word's pixels unchanged, the caption scaled beside them on the edge colour. */
@@ -88,6 +139,7 @@ int main(void) {
     mc.enc_mlp = mc.dec_mlp = 32;
     mc.latents = 4;
     mc.max_label = 12;
+    test_init_from_bands(&mc);
     icstr_train_config tc = icstr_train_default_config();
     tc.batch_size = 24;
     tc.synth_fraction = 0.5f;
