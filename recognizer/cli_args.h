@@ -21,9 +21,9 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       prompts is also read without them and the reading the model is surer of\n" \
     "                       (higher confidence) stays (--compare-plain, the default), except where\n"  \
     "                       a prompt is a near-copy of the crop (--trust-similarity)\n"               \
-    "  --trust-similarity S a crop whose most similar prompt is at least S similar keeps its reading\n" \
-    "                       with prompts (default 0.998: the crop itself, a hard sample added to the\n" \
-    "                       pool; 2: never)\n"
+    "  --trust-similarity S a crop whose most similar prompt is at least S similar is read with that\n" \
+    "                       prompt alone and keeps that reading (default 0.998: the crop itself, a\n" \
+    "                       hard sample added to the pool; 2: never)\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \

@@ -193,6 +193,8 @@ static void free_pool_buffers(icstr_crop_batch *b) {
     free(b->plain_of);
     free(b->plain_confidence);
     free(b->kept_plain);
+    free(b->read_ctx);
+    b->read_ctx = NULL;
     b->latents = b->embeddings = b->plain_latents = b->plain_confidence = NULL;
     b->plain_texts = NULL;
     b->plain_of = NULL;
@@ -228,7 +230,8 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
     }
     b->latents = icstr_alloc((size_t)b->in_cap * b->prompts.M * b->prompts.D, sizeof(float));
     b->embeddings = icstr_alloc((size_t)b->in_cap * b->prompts.D, sizeof(float));
-    if (!b->latents || !b->embeddings || (r->compare_plain && !alloc_plain(b))) {
+    b->read_ctx = calloc((size_t)b->in_cap, sizeof *b->read_ctx);
+    if (!b->latents || !b->embeddings || !b->read_ctx || (r->compare_plain && !alloc_plain(b))) {
         free_pool_buffers(b);
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
     }
@@ -264,13 +267,32 @@ static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_dec
     return rc;
 }
 
+/* The contexts to decode: the retrieved ones, but an input whose most similar prompt (the last)
+ * reaches trust_similarity is read with that prompt alone: it is the crop itself, labelled (a
+ * hard sample in the pool), and the others would only pull the reading away from its label. */
+static void trim_trusted(icstr_crop_batch *b, int n) {
+    const icstr_pool_prompts *pp = &b->prompts;
+    for (int k = 0; k < n; k++) {
+        icstr_context c = pp->ctx[k];
+        int np = c.n_prompts;
+        if (np > 1 && pp->scores[(size_t)k * pp->shots + np - 1] >= b->reading.trust_similarity) {
+            c.latents += (size_t)(np - 1) * pp->M * pp->D;
+            c.labels += (size_t)(np - 1) * pp->max_label;
+            c.label_len += np - 1;
+            c.n_prompts = 1;
+        }
+        b->read_ctx[k] = c;
+    }
+}
+
 /* Reads n inputs (with the pool's prompts when one is set). */
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, const float *inputs, int n,
                        char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, p, texts, ICSTR_TEXT_CAP, confidence);
     int rc = icstr_model_encode(m, inputs, n, b->latents, b->embeddings);
     if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, n, &b->prompts);
-    if (!rc) rc = icstr_model_decode(m, b->latents, n, b->prompts.ctx, p, texts, ICSTR_TEXT_CAP, confidence);
+    if (!rc) trim_trusted(b, n);
+    if (!rc) rc = icstr_model_decode(m, b->latents, n, b->read_ctx, p, texts, ICSTR_TEXT_CAP, confidence);
     if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p, n, texts, confidence);
     return rc;
 }

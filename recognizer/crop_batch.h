@@ -14,9 +14,10 @@ typedef struct {
     float min_similarity;    /* only records at least this similar (cosine of the pool keys); -1 = all */
     int compare_plain;       /* also read each crop that got prompts without them, and keep the
                                 reading with the higher confidence (default 1) */
-    float trust_similarity;  /* with compare_plain: a crop whose most similar prompt is at least
-                                this similar (a near-copy of the crop, as in the hard-sample loop)
-                                keeps its reading with prompts (default 0.998; above 1: never) */
+    float trust_similarity;  /* a crop whose most similar prompt is at least this similar (a
+                                near-copy of the crop, as in the hard-sample loop) is read with
+                                that prompt alone and, with compare_plain, keeps that reading
+                                (default 0.998; above 1: never) */
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -42,6 +43,8 @@ typedef struct {
     float *latents;          /* (in_cap, M, D) the inputs' visual latents */
     float *embeddings;       /* (in_cap, D) their pool keys */
     icstr_pool_prompts prompts;
+    icstr_context *read_ctx; /* (in_cap) the contexts decoded: prompts.ctx, but a crop whose most
+                                similar prompt reaches trust_similarity has that prompt alone */
     /* reading.compare_plain: kept_plain[j] = 1 where input j's plain reading won; the plain
      * pass's scratch */
     unsigned char *kept_plain; /* (in_cap) */
