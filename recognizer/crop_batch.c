@@ -240,6 +240,13 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
     return ICSTR_OK;
 }
 
+/* whether input j's most similar prompt reaches trust_similarity (its own record, labelled) */
+static int input_trusted(const icstr_crop_batch *b, int j) {
+    if (!b->pool) return 0;
+    int np = b->prompts.ctx[j].n_prompts;
+    return np && b->prompts.scores[(size_t)j * b->prompts.shots + np - 1] >= b->reading.trust_similarity;
+}
+
 /* compare_plain: reads the inputs that got prompts again without them (from the same latents)
  * and keeps, input by input, the reading with the higher confidence (the one with prompts on a
  * tie). An input whose most similar prompt (the last in its context) reaches trust_similarity
@@ -250,8 +257,7 @@ static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_dec
     int n = 0;
     for (int k = 0; k < n_in; k++) {
         b->kept_plain[k] = 0;
-        int np = b->prompts.ctx[k].n_prompts;
-        if (!np || b->prompts.scores[(size_t)k * b->prompts.shots + np - 1] >= b->reading.trust_similarity) continue;
+        if (!b->prompts.ctx[k].n_prompts || input_trusted(b, k)) continue;
         memcpy(b->plain_latents + (size_t)n * per, b->latents + (size_t)k * per, per * sizeof(float));
         b->plain_of[n++] = k;
     }
@@ -275,7 +281,7 @@ static void trim_trusted(icstr_crop_batch *b, int n) {
     for (int k = 0; k < n; k++) {
         icstr_context c = pp->ctx[k];
         int np = c.n_prompts;
-        if (np > 1 && pp->scores[(size_t)k * pp->shots + np - 1] >= b->reading.trust_similarity) {
+        if (np > 1 && input_trusted(b, k)) {
             c.latents += (size_t)(np - 1) * pp->M * pp->D;
             c.labels += (size_t)(np - 1) * pp->max_label;
             c.label_len += np - 1;
@@ -337,8 +343,12 @@ static double per_token(char **texts, const float *confidence, int n) {
     return logp / (double)tokens;
 }
 
-/* whether crop k's whole image is among the model's inputs (a split crop read whole too) */
-static int reads_whole(const icstr_crop_batch *b, int k) { return !b->piece_count[k] || !b->pieces_only[k]; }
+/* whether crop k's whole image is among the model's inputs (a split crop read whole too; with a
+ * pool every crop is, since the pool may hold the whole line itself) */
+static int reads_whole(const icstr_crop_batch *b, int k) {
+    return !b->piece_count[k] || !b->pieces_only[k] || b->pool;
+}
+
 
 int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     if (!b->n_pieces || !b->piece_count[k]) {
@@ -377,7 +387,13 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
         }
         memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
         b->confidence[k] = b->in_confidence[whole];
-        if (!count) continue;
+        /* a line the pool holds itself keeps the whole reading its record gave it */
+        if (!count || input_trusted(b, whole)) continue;
+        if (b->pieces_only[k]) { /* read whole only for the pool's sake */
+            join_pieces(b, k, whole + 1, count);
+            b->pieces_won[k] = 1;
+            continue;
+        }
         float whole_conf = b->confidence[k];
         double whole_per = per_token(b->in_texts + whole, b->in_confidence + whole, 1);
         double pieces_per = per_token(b->in_texts + whole + 1, b->in_confidence + whole + 1, count);

@@ -58,7 +58,9 @@ typedef struct {
      * (whole or pieces: a single word with wide letter spacing can be cut too), the whole one
      * where the two differ only in spaces. The model reads "inputs":
      * each crop whole and, after a split one, its pieces; the pool's prompts (prompts.ctx) and
-     * kept_plain are per input. */
+     * kept_plain are per input. With a pool, a crop too wide to be read whole (pieces_only) is
+     * read whole too, and a split crop whose whole reading had a trusted prompt (the line's own
+     * record, trust_similarity) keeps that reading. */
     icstr_line_split_params split;  /* split_aspect <= 0: crops are read whole (the default) */
     int in_cap;                     /* inputs a batch can hold: cap + piece_cap */
     int piece_cap, n_pieces;
@@ -68,7 +70,8 @@ typedef struct {
     int *in_first;                  /* (cap) per crop that decoded: its first input (the whole crop) */
     unsigned char *pieces_won;      /* (cap) 1 where the pieces' reading stayed */
     unsigned char *pieces_only;     /* (cap) 1 where the crop is too wide to be read whole
-                                       (split.whole_aspect): its pieces' reading is taken */
+                                       (split.whole_aspect): its pieces' reading is taken, but
+                                       where the pool holds the crop itself (above) */
     char **in_texts;                /* (in_cap) */
     float *in_confidence;           /* (in_cap) */
 } icstr_crop_batch;

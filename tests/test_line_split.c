@@ -3,13 +3,17 @@
  * that stay whole, and a crop batch reading a long line in pieces against the same readings made
  * one by one (the whole crop, each piece) with the rule the batch must follow: the pieces' joined
  * reading stays when its mean log-probability per token beats the whole crop's and it is not the
- * whole crop's reading but for spaces. */
+ * whole crop's reading but for spaces. With a pool that holds the long line itself, the line is
+ * read whole with its record (a hard sample of a line) even where it is too wide to be read whole
+ * otherwise. */
 #include "check.h"
 #include "crop_batch.h"
 #include "icstr_data.h"
 #include "tiny_pool_model.h"
 
+#include <ftw.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,9 +236,89 @@ static void test_batch(void) {
     icstr_image_free(&word);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+/* A line wider than whole_aspect, put in a pool with a label: read with that pool, it keeps the
+ * whole reading its own record gives it (decoded here by hand), not its pieces' reading; with
+ * the trust off it is read in pieces only, as without a pool. */
+static void test_pool_holds_line(void) {
+    char dir[] = "/tmp/icstr_test_split_pool_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    icstr_image line = draw_line(20, 5, 8, 0, 0, 255);
+    char p_line[300], p_pool[300];
+    snprintf(p_line, sizeof p_line, "%s/line.png", dir);
+    snprintf(p_pool, sizeof p_pool, "%s/pool", dir);
+    unsigned char *png = NULL;
+    size_t len = 0;
+    CHECK(icstr_image_encode_png(line.w, line.h, 3, line.rgb, &png, &len) == ICSTR_OK);
+    FILE *f = fopen(p_line, "wb");
+    CHECK(f && fwrite(png, 1, len, f) == len);
+    if (f) fclose(f);
+    icstr_model *m = tiny_pool_model(11);
+    icstr_pool_meta meta;
+    icstr_pool_meta_from_model(m, NULL, &meta);
+    icstr_pool *pool = NULL;
+    CHECK(icstr_pool_create(p_pool, &meta) == ICSTR_OK && icstr_pool_open(p_pool, m, 0, &pool) == ICSTR_OK);
+    if (!pool) return;
+    icstr_pool_item item = {png, len, "abcabc", NULL};
+    CHECK(icstr_pool_add(pool, &item, 1, "t", NULL) == ICSTR_OK);
+    /* the reference: the whole line, encoded and decoded with its record as the only prompt */
+    enum { H = 8, W = 32, IMG = 3 * H * W };
+    const icstr_model_config *mc = icstr_model_get_config(m);
+    static float in[IMG];
+    float *lat = malloc(sizeof(float) * mc->latents * mc->dec_dim), *emb = malloc(sizeof(float) * mc->dec_dim);
+    CHECK(icstr_image_to_input(&line, H, W, in) == ICSTR_OK);
+    CHECK(icstr_model_encode(m, in, 1, lat, emb) == ICSTR_OK);
+    icstr_pool_prompts pp;
+    CHECK(icstr_pool_prompts_init(&pp, pool, 1, 2) == ICSTR_OK);
+    CHECK(icstr_pool_prompts_fill(pool, emb, 1, &pp) == ICSTR_OK && pp.ctx[0].n_prompts == 1);
+    char ref_buf[ICSTR_TEXT_CAP], *ref_t = ref_buf;
+    float ref_c = 0.0f;
+    icstr_decode_params dp = icstr_decode_default_params();
+    CHECK(icstr_model_decode(m, lat, 1, pp.ctx, &dp, &ref_t, ICSTR_TEXT_CAP, &ref_c) == ICSTR_OK);
+    char *args[1] = {p_line};
+    for (int trust = 1; trust >= 0; trust--) {
+        icstr_inputs *inp = NULL;
+        icstr_crop_batch cb;
+        CHECK(icstr_inputs_open(args, 1, &inp) == ICSTR_OK);
+        CHECK(icstr_crop_batch_init(&cb, 2, H, W) == ICSTR_OK);
+        icstr_line_split_params sp = icstr_line_split_default_params();
+        icstr_pool_reading rd = icstr_pool_reading_default();
+        if (!trust) rd.trust_similarity = 2.0f;
+        CHECK(icstr_crop_batch_set_split(&cb, &sp) == ICSTR_OK);
+        CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+        CHECK(icstr_crop_batch_read(&cb, inp) == 1 && cb.n_pieces == 5 && cb.pieces_only[0]);
+        CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+        int count, first = icstr_crop_batch_inputs_of(&cb, 0, &count);
+        if (trust) {
+            CHECK_MSG(!cb.pieces_won[0] && !strcmp(cb.texts[0], ref_t) &&
+                          fabsf(cb.confidence[0] - ref_c) <= 1e-5f * ref_c && count == 1 && first == 0,
+                      "a line the pool holds: read '%s' %.6f (pieces %d), want its record's '%s' %.6f", cb.texts[0],
+                      (double)cb.confidence[0], cb.pieces_won[0], ref_t, (double)ref_c);
+        } else {
+            CHECK_MSG(cb.pieces_won[0] && count == 5 && first == 1, "no trust: pieces %d, %d inputs from %d",
+                      cb.pieces_won[0], count, first);
+        }
+        icstr_crop_batch_free(&cb);
+        icstr_inputs_close(inp);
+    }
+    icstr_pool_prompts_free(&pp);
+    icstr_pool_close(pool);
+    icstr_model_free(m);
+    free(lat);
+    free(emb);
+    free(png);
+    icstr_image_free(&line);
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
     icstr_set_threads(1);
     test_cuts();
     test_batch();
+    test_pool_holds_line();
     return check_finish("test_line_split");
 }

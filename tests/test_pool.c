@@ -8,7 +8,6 @@
  * Crash and concurrency tests are in test_pool_crash.c, the CLI in test_pool_cli.c. */
 #include "check.h"
 #include "crop_batch.h"
-#include "crop_batch.h"
 #include "icstr_data.h"
 #include "pool_internal.h"
 
