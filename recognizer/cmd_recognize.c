@@ -28,8 +28,9 @@ static const char *usage =
     ICSTR_CLI_SPLIT_HELP
     "  --json               one JSON object per crop: {\"path\", \"text\", \"confidence\"} or\n"
     "                       {\"path\", \"error\"}; with --pool also \"prompts\": [{\"id\", \"similarity\"}...],\n"
-    "                       the most similar first, and \"kept_plain\": true where the reading\n"
-    "                       without prompts won (not with --no-compare-plain); \"pieces\": N for a long line\n"
+    "                       the most similar first, \"trusted\": true where the crop was read with\n"
+    "                       its near-copy alone (--trust-similarity), and \"kept_plain\": true where\n"
+    "                       the reading without prompts won (not with --no-compare-plain); \"pieces\": N for a long line\n"
     "                       whose reading is that of its N pieces (--split-aspect)\n"
     "  --beam K             beam search with K beams (default 1: greedy)\n"
     "  --batch N            crops recognized together (default 64)\n"
@@ -52,7 +53,7 @@ static void print_prompts(const icstr_crop_batch *cb, int k) {
         }
         if (cb->reading.compare_plain) kept_plain |= cb->kept_plain[q];
     }
-    printf("]");
+    printf("], \"trusted\": %s", icstr_crop_batch_trusted(cb, k) ? "true" : "false");
     if (cb->reading.compare_plain) printf(", \"kept_plain\": %s", kept_plain ? "true" : "false");
 }
 

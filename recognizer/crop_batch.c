@@ -350,6 +350,11 @@ static int reads_whole(const icstr_crop_batch *b, int k) {
 }
 
 
+int icstr_crop_batch_trusted(const icstr_crop_batch *b, int k) {
+    int count, first = icstr_crop_batch_inputs_of(b, k, &count);
+    return count == 1 && !(b->n_pieces && b->pieces_won[k]) && input_trusted(b, first);
+}
+
 int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     if (!b->n_pieces || !b->piece_count[k]) {
         *count = 1;

@@ -98,6 +98,9 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
  * (1 for a crop read whole, the number of pieces where the pieces' reading stayed). Valid after
  * icstr_crop_batch_recognize. */
 int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count);
+/* 1 where crop k was read whole with a trusted prompt (reading.trust_similarity: the pool holds
+ * the crop itself), alone; valid after icstr_crop_batch_recognize. */
+int icstr_crop_batch_trusted(const icstr_crop_batch *b, int k);
 
 #define ICSTR_TEXT_CAP 256
 

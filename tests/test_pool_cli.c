@@ -181,6 +181,10 @@ int main(void) {
     CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 --json single.png") == 0, "%s", err);
     CHECK_MSG(strstr(out, "\"prompts\": [{\"id\": 1, \"similarity\": 1.0000") || strstr(out, "\"prompts\": [{\"id\": 1, \"similarity\": 0.9999"), "%s", out);
     CHECK(count(out, "\"similarity\"") == 2);
+    /* ... so it is read with that record alone and says so; with the trust off it is not */
+    CHECK_MSG(strstr(out, "\"trusted\": true"), "%s", out);
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 --trust-similarity 2 --json single.png") == 0, "%s", err);
+    CHECK_MSG(strstr(out, "\"trusted\": false"), "%s", out);
     /* a similarity floor keeps only the records above it: here the crop itself */
     CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 --min-similarity 0.9999 --json single.png") == 0, "%s", err);
     CHECK_MSG(count(out, "\"similarity\"") == 1 && strstr(out, "{\"id\": 1, "), "%s", out);
