@@ -109,6 +109,15 @@ static void images(void) {
     memcpy(buf, hdr, (size_t)hl);
     for (int i = 0; i < 24; i++) buf[hl + i] = (unsigned char)(i & 1 ? i * 9 : 3);
     put(T, "p6_16.ppm", buf, (size_t)hl + 24);
+    { /* a line of three words of three bars (8-bit grey), for the long-line splitter */
+        enum { LW = 90, LH = 12 };
+        static unsigned char line[32 + LW * LH];
+        int n = snprintf((char *)line, 32, "P5\n%d %d\n255\n", LW, LH);
+        for (int y = 0; y < LH; y++)
+            for (int x = 0; x < LW; x++)
+                line[n + y * LW + x] = y >= 2 && y < 10 && x % 30 < 22 && x % 30 % 8 < 6 ? 20 : 255;
+        put(T, "line_three_words.pgm", line, (size_t)n + LW * LH);
+    }
     /* the smallest GIF: 1 x 1, one colour */
     static const unsigned char gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255,
                                         255, 255, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';'};
