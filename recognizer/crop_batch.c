@@ -383,19 +383,16 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
     }
     int rc = read_inputs(b, m, p, b->inputs, n_in, b->in_texts, b->in_confidence);
     for (int k = 0; k < b->n_ok && !rc; k++) {
-        int whole = b->in_first[k], count = b->piece_count[k];
+        int whole = b->in_first[k], count = b->piece_count[k], has_whole = reads_whole(b, k);
         b->pieces_won[k] = 0;
-        if (!reads_whole(b, k)) {
-            join_pieces(b, k, whole, count);
-            b->pieces_won[k] = 1;
-            continue;
+        if (has_whole) {
+            memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
+            b->confidence[k] = b->in_confidence[whole];
+            /* a line the pool holds itself keeps the whole reading its record gave it */
+            if (!count || input_trusted(b, whole)) continue;
         }
-        memcpy(b->texts[k], b->in_texts[whole], ICSTR_TEXT_CAP);
-        b->confidence[k] = b->in_confidence[whole];
-        /* a line the pool holds itself keeps the whole reading its record gave it */
-        if (!count || input_trusted(b, whole)) continue;
-        if (b->pieces_only[k]) { /* read whole only for the pool's sake */
-            join_pieces(b, k, whole + 1, count);
+        if (b->pieces_only[k]) { /* not read whole, or read whole only for the pool's sake */
+            join_pieces(b, k, whole + has_whole, count);
             b->pieces_won[k] = 1;
             continue;
         }
