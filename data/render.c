@@ -77,6 +77,30 @@ static void text_for_face(const icstr_renderer *R, const render_style *s, const 
         if (*p != ' ' && !f->glyph[(unsigned char)*p - 32]) *p = (char)('A' + icstr_rng_below(r, 26));
 }
 
+/* The text of an episode's twin crop (icstr_render_opts.twin): `of` itself, or `of` with one
+ * character that has others of its kind in the face changed to one of them. */
+static void twin_text(const icstr_face *f, icstr_rng *r, int twin, const char *of, char *out) {
+    strcpy(out, of);
+    if (twin != ICSTR_TWIN_EDITED) return;
+    static const char *const kinds[] = {"0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"};
+    int n = (int)strlen(out), start = n > 0 ? (int)icstr_rng_below(r, (uint32_t)n) : 0;
+    for (int i = 0; i < n; i++) {
+        char *c = out + (start + i) % n;
+        for (int kd = 0; kd < 3; kd++) {
+            const char *set = kinds[kd], *at = strchr(set, *c);
+            if (*c == 0 || !at) continue;
+            int m = (int)strlen(set), from = (int)icstr_rng_below(r, (uint32_t)m);
+            for (int j = 0; j < m; j++) {
+                char alt = set[(from + j) % m];
+                if (alt != *c && f->glyph[(unsigned char)alt - 32]) {
+                    *c = alt;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /* ---- public API ---- */
 
 int icstr_render_create(const icstr_render_params *p, icstr_renderer **out) {
@@ -117,7 +141,7 @@ void icstr_render_free(icstr_renderer *r) {
 }
 
 icstr_render_opts icstr_render_default_opts(const icstr_renderer *r) {
-    icstr_render_opts o = {1, ICSTR_RENDER_MAX_LEN, 1.0f, NULL};
+    icstr_render_opts o = {1, ICSTR_RENDER_MAX_LEN, 1.0f, NULL, ICSTR_TWIN_NONE};
     if (r) {
         o.min_len = r->p.min_len;
         o.max_len = r->p.max_len;
@@ -145,12 +169,14 @@ int icstr_render_episode_opts(const icstr_renderer *R, uint64_t seed, uint64_t i
         icstr_rng_seed(&tr, render_mix(seed, index, STREAM_TEXT + (uint64_t)k));
         icstr_rng_seed(&cr, render_mix(seed, index, STREAM_CROP + (uint64_t)k));
         char text[ICSTR_RENDER_MAX_LEN + 1];
-        for (int t = 0; t < 8; t++) { /* the words of an episode differ */
-            text_for_face(R, &st, f, &tr, &opts, text);
-            int dup = 0;
-            for (int j = 0; j < k && !dup; j++) dup = !strcmp(outs[j].label, text);
-            if (!dup) break;
-        }
+        if (opts.twin && K >= 2 && k == K - 1) twin_text(f, &tr, opts.twin, outs[k - 1].label, text);
+        else
+            for (int t = 0; t < 8; t++) { /* the words of an episode differ */
+                text_for_face(R, &st, f, &tr, &opts, text);
+                int dup = 0;
+                for (int j = 0; j < k && !dup; j++) dup = !strcmp(outs[j].label, text);
+                if (!dup) break;
+            }
         int rc = render_one_crop(R, &st, &cr, opts.difficulty, text, &outs[k]);
         if (rc) return rc;
         outs[k].font_id = st.font;

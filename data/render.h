@@ -80,7 +80,15 @@ typedef struct {
      * lower-case one, '9' a digit, anything else itself. A face without lower case renders
      * 'a' as capitals. An episode rendered with one pattern is one format (plates, prices). */
     const char *pattern;
+    /* An episode's last crop as a twin of the one before it (K >= 2): ICSTR_TWIN_SAME, crop K-1
+     * shows crop K-2's very text (drawn again in the style: other placement, jitter and noise,
+     * as the same word printed twice in one domain); ICSTR_TWIN_EDITED, that text with one
+     * character changed to another of its kind the face has (digit for digit, capital for
+     * capital, lower case for lower case): a lookalike that is another word. 0: neither. */
+    int twin;
 } icstr_render_opts;
+
+enum { ICSTR_TWIN_NONE = 0, ICSTR_TWIN_SAME = 1, ICSTR_TWIN_EDITED = 2 };
 
 typedef struct {
     float x0, y0, x1, y1;

@@ -48,6 +48,8 @@ typedef struct {
     float incontext_fraction;    /* share of sequences that carry prompts */
     float copy_fraction;         /* share of those that are copy tasks: the nearest prompt is the
                                     query's own input under a label the image does not show */
+    float twin_fraction;         /* share of those whose nearest prompt is a twin: the same text in
+                                    another crop (or, as a decoy, a one-character edit of it) */
     /* bookkeeping */
     int log_every, eval_every, checkpoint_every;
     char out_dir[ICSTR_PATH_MAX];      /* checkpoints, CSV log */

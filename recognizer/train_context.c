@@ -16,6 +16,11 @@
  *              prompt under a label the image does not show: only the prompt's label reads it;
  *              or, as often, the nearest other crop under a label close to the query's: a
  *              prompt that only looks alike must not be copied.
+ *   twins      (train.twin_fraction of the sequences) the nearest prompt shows the query's very
+ *              text in another crop: another real train crop with the same label, or the word
+ *              drawn twice in one rendered style, as a receipt's "ROUNDING" or "15.00" recurs in
+ *              the pool; or, as a decoy, a rendered one-character edit of it ("15.00" beside
+ *              "13.00"): the prompt's label helps only where the images agree.
  * Prompts are ordered most similar last, as the pool orders them. */
 #include "train_internal.h"
 
@@ -26,8 +31,46 @@
 
 enum { KIND_EPISODE, KIND_CAPTION, KIND_SPLIT, KIND_NEIGHBOURS };
 
+static const icstr_train_data *sort_td; /* qsort has no context argument; prepare runs once */
+
+static int by_label(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    int c = strcmp(sort_td->crops[x].label, sort_td->crops[y].label);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* Groups the train crops that share a label (td->twins). */
+static int build_twins(icstr_train_data *td) {
+    long n = td->n_train, *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    td->twins = malloc((size_t)(n ? n : 1) * sizeof *td->twins);
+    td->twin_group = malloc((size_t)(n ? n : 1) * sizeof *td->twin_group);
+    td->twin_size = malloc((size_t)(n ? n : 1) * sizeof *td->twin_size);
+    if (!sorted || !td->twins || !td->twin_group || !td->twin_size) {
+        free(sorted);
+        return icstr_fail(ICSTR_ERR_NOMEM, "twin table for %ld crops", n);
+    }
+    memcpy(sorted, td->train_idx, (size_t)n * sizeof *sorted);
+    sort_td = td;
+    qsort(sorted, (size_t)n, sizeof *sorted, by_label);
+    td->n_twins = 0;
+    for (long i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && !strcmp(td->crops[sorted[j]].label, td->crops[sorted[i]].label); j++) {}
+        if (j - i < 2) continue;
+        for (long t = i; t < j; t++) {
+            td->twins[td->n_twins + t - i] = sorted[t];
+            td->twin_group[td->n_twins + t - i] = td->n_twins;
+            td->twin_size[td->n_twins + t - i] = (int)(j - i);
+        }
+        td->n_twins += j - i;
+    }
+    free(sorted);
+    return ICSTR_OK;
+}
+
 int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m) {
     if (td->neighbours || td->n_train < 2) return ICSTR_OK;
+    int twins_rc = build_twins(td);
+    if (twins_rc) return twins_rc;
     const icstr_model_config *mc = &td->mc;
     int D = mc->dec_dim, chunk = 64;
     long n = td->n_train;
@@ -74,7 +117,9 @@ int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m) {
             for (int h = have; h < ICSTR_TRAIN_NEIGHBOURS; h++) nb[h] = nb[0];
         }
     }
-    if (!rc) ICSTR_INFO("in-context: neighbours of %ld real crops by the model's embedding in %.1f s", n, icstr_now_seconds() - t0);
+    if (!rc)
+        ICSTR_INFO("in-context: neighbours of %ld real crops by the model's embedding in %.1f s; %ld share a label with another",
+                   n, icstr_now_seconds() - t0, td->n_twins);
 done:
     icstr_free(emb);
     icstr_free(images);
@@ -85,7 +130,13 @@ done:
 
 void icstr_train_context_free(icstr_train_data *td) {
     free(td->neighbours);
+    free(td->twins);
+    free(td->twin_group);
+    free(td->twin_size);
     td->neighbours = NULL;
+    td->twins = td->twin_group = NULL;
+    td->twin_size = NULL;
+    td->n_twins = 0;
 }
 
 /* A recoloured copy keeps its label: permute channels, maybe invert, change contrast. */
@@ -148,6 +199,24 @@ static int render_episode(icstr_train_data *td, icstr_rng *r, long step, int k, 
 static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
     int rc = render_episode(td, r, step, k, crops);
+    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
+    for (int c = 0; c < k && !rc; c++) {
+        rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
+        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, crops[c].label);
+    }
+    return rc;
+}
+
+/* A rendered twin: k words in one style, the query (last) a second drawing of the nearest
+ * prompt's word, or, a third of the time, a one-character edit of it (a decoy). Every label is
+ * what its crop shows. */
+static int seq_twin_rendered(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
+    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
+    icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
+    char pattern[16];
+    o.pattern = maybe_pattern(r, pattern);
+    o.twin = icstr_rng_uniform(r) < 0.33f ? ICSTR_TWIN_EDITED : ICSTR_TWIN_SAME;
+    int rc = icstr_render_episode_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, k, &o, crops);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
         rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
@@ -307,7 +376,7 @@ static int false_label(const icstr_train_data *td, icstr_rng *r, const char *lab
 }
 
 /* What a neighbour sequence asks for (seq_neighbours). */
-enum { NB_READ, NB_COPY, NB_DECOY };
+enum { NB_READ, NB_COPY, NB_DECOY, NB_TWIN };
 
 /* A real crop and its nearest train crops. Half the time the nearest prompt is the query itself
  * (the hard-sample loop): then either the very same input, as a pool holding the crop gives it
@@ -322,12 +391,20 @@ enum { NB_READ, NB_COPY, NB_DECOY };
  *            one; the query keeps its true label, so copying a prompt that only looks alike is
  *            wrong.
  * Their false labels carry no loss on the prompt, and on an NB_COPY query only the decoder's
- * (ICSTR_LOSS_TEXT: CTC must not learn a label the image does not show). */
+ * (ICSTR_LOSS_TEXT: CTC must not learn a label the image does not show).
+ *   NB_TWIN  the query is a crop whose label another train crop shares; that crop, under that
+ *            label, is the nearest prompt, and the query is partly covered a third of the time. */
 static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, float *chw, char *labels, int cap,
                           uint8_t *loss) {
     const icstr_model_config *mc = &td->mc;
     size_t img = (size_t)3 * mc->img_h * mc->img_w;
-    long qi = td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train];
+    long qi = td->train_idx[icstr_rng_u64(r) % (uint64_t)td->n_train], twin = -1;
+    if (task == NB_TWIN) {
+        long at = (long)(icstr_rng_u64(r) % (uint64_t)td->n_twins), group = td->twin_group[at];
+        long other = group + (at - group + 1 + (long)icstr_rng_below(r, (uint32_t)(td->twin_size[at] - 1))) % td->twin_size[at];
+        qi = td->twins[at];
+        twin = td->twins[other];
+    }
     int q = k - 1, copy = task == NB_COPY;
     int self_copy = copy || (task == NB_READ && icstr_rng_uniform(r) < 0.5f);
     int identical = copy || (self_copy && icstr_rng_uniform(r) < 0.5f);
@@ -351,14 +428,17 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, f
     for (int c = 0; c < q && !rc; c++) {
         /* prompt c is neighbour q-1-c: the most similar lands nearest the query */
         int rank = q - 1 - c;
-        long src = self_copy && rank == 0 ? qi : nb[rank < ICSTR_TRAIN_NEIGHBOURS ? rank : ICSTR_TRAIN_NEIGHBOURS - 1];
+        long src = self_copy && rank == 0 ? qi
+                   : twin >= 0 && rank == 0 ? twin
+                                            : nb[rank < ICSTR_TRAIN_NEIGHBOURS ? rank : ICSTR_TRAIN_NEIGHBOURS - 1];
         const char *label = rank > 0 ? td->crops[src].label : copy ? query_label : task == NB_DECOY ? decoy : td->crops[src].label;
         if (identical && rank == 0) memcpy(chw + (size_t)c * img, query, img * sizeof(float));
         else rc = icstr_train_augment_real(&td->crops[src].img, r, mc, chw + (size_t)c * img);
         if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, label);
     }
     if (!rc && self_copy && !identical && icstr_rng_uniform(r) < 0.5f) occlude(query, mc->img_h, mc->img_w, r);
-    if (task != NB_READ) loss[q - 1] = ICSTR_LOSS_NONE;
+    if (!rc && twin >= 0 && icstr_rng_uniform(r) < 0.33f) occlude(query, mc->img_h, mc->img_w, r);
+    if (task == NB_COPY || task == NB_DECOY) loss[q - 1] = ICSTR_LOSS_NONE;
     if (copy) loss[q] = ICSTR_LOSS_TEXT;
     return rc;
 }
@@ -366,6 +446,11 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, f
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
                                  char *labels, int label_cap, uint8_t *loss) {
     for (int c = 0; c < k; c++) loss[c] = ICSTR_LOSS_ALL;
+    if (td->tc.twin_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.twin_fraction) {
+        int real = td->n_twins > 0 && (!td->synth || icstr_rng_uniform(r) < 0.5f);
+        if (real) return seq_neighbours(td, r, k, NB_TWIN, chw, labels, label_cap, loss);
+        if (td->synth) return seq_twin_rendered(td, r, step, k, chw, labels, label_cap);
+    }
     if (td->neighbours && td->tc.copy_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.copy_fraction)
         return seq_neighbours(td, r, k, icstr_rng_uniform(r) < 0.5f ? NB_COPY : NB_DECOY, chw, labels, label_cap, loss);
     float u = icstr_rng_uniform(r);

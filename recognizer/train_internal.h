@@ -45,6 +45,12 @@ struct icstr_train_data {
     /* (n_crops, ICSTR_TRAIN_NEIGHBOURS): the nearest other TRAIN crops by the model's embedding,
      * most similar first; NULL until icstr_train_context_prepare */
     long (*neighbours)[ICSTR_TRAIN_NEIGHBOURS];
+    /* the train crops whose label another train crop shares, grouped by label: twins[i] is a
+     * crop, twin_group[i] the first position of its group, twin_size[i] the group's size;
+     * NULL until icstr_train_context_prepare */
+    long *twins, *twin_group;
+    int *twin_size;
+    long n_twins;
 };
 
 /* Real-crop augmentation into the model input (train_data.c). */

@@ -7,6 +7,7 @@
 #include "icstr_core.h"
 #include "icstr_data.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,43 @@ static void test_episodes(const icstr_renderer *r) {
     }
     CHECK_MSG(follows, "a label does not follow the pattern A9-9a");
     CHECK(same <= 2);
+    /* twins: the last crop shows the one before's text (ICSTR_TWIN_SAME) in other pixels, or
+     * (ICSTR_TWIN_EDITED) that text with one character changed to another of its kind; the
+     * crops before the twin are the episode without twins */
+    icstr_render_crop plain[K] = {{0}};
+    int same_ok = 1, edited_ok = 1, prefix_ok = 1, pixels_differ = 0;
+    for (uint64_t e = 0; e < 20; e++) {
+        o = icstr_render_default_opts(r);
+        CHECK(icstr_render_episode_opts(r, 25, e, K, &o, plain) == ICSTR_OK);
+        o.twin = e % 2 ? ICSTR_TWIN_EDITED : ICSTR_TWIN_SAME;
+        CHECK(icstr_render_episode_opts(r, 25, e, K, &o, ep) == ICSTR_OK);
+        for (int k = 0; k < K - 1; k++)
+            prefix_ok &= !strcmp(ep[k].label, plain[k].label) && ep[k].w == plain[k].w && ep[k].h == plain[k].h &&
+                         !memcmp(ep[k].rgb, plain[k].rgb, (size_t)ep[k].w * ep[k].h * 3);
+        const char *a = ep[K - 2].label, *b = ep[K - 1].label;
+        CHECK(check_crop(&ep[K - 1], 1, 25, 1) == 0);
+        if (o.twin == ICSTR_TWIN_SAME) {
+            same_ok &= !strcmp(a, b);
+            pixels_differ += ep[K - 1].w != ep[K - 2].w || ep[K - 1].h != ep[K - 2].h ||
+                             memcmp(ep[K - 1].rgb, ep[K - 2].rgb, (size_t)ep[K - 1].w * ep[K - 1].h * 3);
+            continue;
+        }
+        int diffs = 0, kind_kept = strlen(a) == strlen(b), has_alnum = 0;
+        for (size_t i = 0; kind_kept && a[i]; i++) {
+            has_alnum |= isalnum((unsigned char)a[i]) != 0;
+            if (a[i] == b[i]) continue;
+            diffs++;
+            kind_kept &= (isdigit((unsigned char)a[i]) && isdigit((unsigned char)b[i])) ||
+                         (isupper((unsigned char)a[i]) && isupper((unsigned char)b[i])) ||
+                         (islower((unsigned char)a[i]) && islower((unsigned char)b[i]));
+        }
+        edited_ok &= kind_kept && diffs == has_alnum;
+    }
+    CHECK_MSG(prefix_ok, "a twin changed the crops before it");
+    CHECK_MSG(same_ok && pixels_differ >= 9, "same-text twins: labels %s, %d of 10 drawn anew", same_ok ? "equal" : "differ",
+              pixels_differ);
+    CHECK_MSG(edited_ok, "an edited twin is not a one-character edit of the same kind");
+    for (int k = 0; k < K; k++) icstr_render_crop_free(&plain[k]);
     CHECK(icstr_render_episode(r, 1, 1, 0, ep) == ICSTR_ERR_ARG);
     CHECK(icstr_render_episode(r, 1, 1, ICSTR_RENDER_MAX_EPISODE + 1, ep) == ICSTR_ERR_ARG);
     for (int k = 0; k < K; k++) icstr_render_crop_free(&ep[k]);

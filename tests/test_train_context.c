@@ -33,9 +33,85 @@ static int make_lmdb(const char *path, int n) {
         free(png);
         if (rc) return -1;
     }
+    /* pairs of crops that share a label (twins for the in-context sequences) */
+    icstr_render_opts o = icstr_render_default_opts(r);
+    o.twin = ICSTR_TWIN_SAME;
+    icstr_render_crop pair[2] = {{0}};
+    for (int i = 0; i < 6; i++) {
+        if (icstr_render_episode_opts(r, 13, (uint64_t)i, 2, &o, pair)) return -1;
+        for (int t = 0; t < 2; t++) {
+            unsigned char *png;
+            size_t len;
+            if (icstr_image_encode_png(pair[t].w, pair[t].h, 3, pair[t].rgb, &png, &len)) return -1;
+            int rc = icstr_str_writer_add(w, png, len, pair[t].label, NULL);
+            free(png);
+            if (rc) return -1;
+        }
+    }
+    icstr_render_crop_free(&pair[0]);
+    icstr_render_crop_free(&pair[1]);
     icstr_render_crop_free(&crop);
     icstr_render_free(r);
     return icstr_str_writer_close(w);
+}
+
+/* The twin table holds exactly the train crops whose label another train crop has, grouped. */
+static int twin_table_ok(const icstr_train_data *td) {
+    long expected = 0;
+    for (long i = 0; i < td->n_train; i++) {
+        int shared = 0;
+        for (long j = 0; j < td->n_train && !shared; j++)
+            shared = j != i && !strcmp(td->crops[td->train_idx[i]].label, td->crops[td->train_idx[j]].label);
+        expected += shared;
+    }
+    int ok = td->n_twins == expected;
+    for (long t = 0; t < td->n_twins && ok; t++) {
+        long g = td->twin_group[t];
+        ok = td->twin_size[t] >= 2 && g <= t && t < g + td->twin_size[t] &&
+             !strcmp(td->crops[td->twins[t]].label, td->crops[td->twins[g]].label);
+    }
+    return ok;
+}
+
+/* twin_fraction 1: every sequence with prompts has a twin as its nearest prompt: the query's
+ * label in another input, or (a rendered decoy) a one-character edit of it; every loss on. */
+static void test_twin_sequences(icstr_model *m, icstr_train_config tc, const icstr_model_config *mc) {
+    tc.twin_fraction = 1.0f;
+    tc.copy_fraction = 0.0f;
+    icstr_train_data *td = NULL;
+    CHECK(icstr_train_data_open(m, &tc, &td) == ICSTR_OK);
+    if (!td) return;
+    CHECK(icstr_train_context_prepare(td, m) == ICSTR_OK);
+    CHECK_MSG(td->n_twins == 12 && twin_table_ok(td), "%ld crops in the twin table", td->n_twins);
+    icstr_train_batch a;
+    CHECK(icstr_train_batch_alloc(&a, mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
+    int same = 0, edited = 0, shape_ok = 1;
+    for (long step = 0; step < 4; step++) {
+        CHECK(icstr_train_batch_fill(&a, td, m, step) == ICSTR_OK);
+        for (int s = 0; s < a.B; s++) {
+            int k = a.n_chunks[s];
+            if (k < 2) continue;
+            int last = a.first[s] + k - 2;
+            const char *query = a.labels + (size_t)(last + 1) * ICSTR_LABEL_CAP;
+            const char *near = a.labels + (size_t)last * ICSTR_LABEL_CAP;
+            const uint8_t *loss = a.loss_on + (size_t)s * a.max_chunks;
+            for (int c = 0; c < k; c++) shape_ok &= loss[c] == ICSTR_LOSS_ALL;
+            shape_ok &= memcmp(a.images + (size_t)last * a.img, a.images + (size_t)(last + 1) * a.img,
+                               a.img * sizeof(float)) != 0;
+            if (!strcmp(near, query)) {
+                same++;
+                continue;
+            }
+            int diffs = 0;
+            for (size_t i = 0; near[i] && query[i]; i++) diffs += near[i] != query[i];
+            shape_ok &= strlen(near) == strlen(query) && diffs == 1;
+            edited++;
+        }
+    }
+    CHECK_MSG(shape_ok, "a twin sequence is not a twin");
+    CHECK_MSG(same > 10 && edited > 2, "%d twins with the query's label, %d edited", same, edited);
+    icstr_train_batch_free(&a);
+    icstr_train_data_close(td);
 }
 
 static int same_tensor(icstr_model *a, icstr_model *b, const char *name) {
@@ -270,8 +346,10 @@ int main(void) {
     icstr_train_batch_free(&a);
     icstr_train_batch_free(&b);
 
-    /* a plain config (prompts_max 0) yields exactly the plain samples */
     icstr_train_data_close(td);
+    test_twin_sequences(m, tc, &mc);
+
+    /* a plain config (prompts_max 0) yields exactly the plain samples */
     tc.prompts_max = 0;
     CHECK(icstr_train_data_open(m, &tc, &td) == ICSTR_OK);
     if (td) {
