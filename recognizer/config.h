@@ -43,6 +43,8 @@ typedef struct {
     char photos_dir[ICSTR_PATH_MAX];  /* "" = no photo backgrounds */
     int max_words_len;           /* curriculum: longest rendered word at the start (0 = off) */
     long curriculum_steps;       /* steps over which the curriculum reaches full difficulty */
+    float frame_fraction;        /* share of the synthetic plain words drawn in a frame: small
+                                    captions above/below and margins, labelled with the word alone */
     /* in-context stage */
     int prompts_max;             /* 0 = plain recognition only */
     float incontext_fraction;    /* share of sequences that carry prompts */

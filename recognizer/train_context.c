@@ -3,9 +3,10 @@
  *   episodes   k words rendered in one style (font, colours, background, distortion), as crops
  *              of one domain would be; some follow one format (letters and digits in a fixed
  *              order, as plates and prices do), so the prompts settle a 0 against an O;
- *   captions   an episode whose crops all carry the same small caption above or below the word
- *              (another word in another style, as a plate carries its state's name); the labels
- *              are the words alone, so only the prompts say that the caption is not read;
+ *   captions   an episode whose crops all carry the same frame (train_frame.c): small captions
+ *              above and/or below the word (other words in other styles, as a plate carries its
+ *              state's name and a slogan) and margins; the labels are the words alone, so only
+ *              the prompts say that the captions are not read;
  *   split      Split-and-Transform: a rendered word cut at a character boundary into labelled
  *              sub-crops, plus recoloured copies that keep the label; the query is the word;
  *   neighbours a real train crop with its nearest other train crops by the model's own
@@ -225,61 +226,20 @@ static int seq_twin_rendered(icstr_train_data *td, icstr_rng *r, long step, int 
     return rc;
 }
 
-int icstr_train_caption_compose(const icstr_render_crop *word, const icstr_render_crop *caption, int above,
-                                float scale, float shift, icstr_image *out) {
-    int ch = (int)lroundf(scale * (float)word->h), cw;
-    if (ch < 4) ch = 4;
-    cw = (int)lroundf((float)caption->w * (float)ch / (float)caption->h);
-    if (cw > word->w) {
-        cw = word->w;
-        ch = (int)lroundf((float)caption->h * (float)cw / (float)caption->w);
-        if (ch < 4) ch = 4;
-    }
-    if (cw < 1) cw = 1;
-    /* the background: the mean colour of the word's row that the caption touches */
-    const unsigned char *edge = word->rgb + (above ? 0 : (size_t)(word->h - 1) * word->w * 3);
-    unsigned long sum[3] = {0, 0, 0};
-    for (int x = 0; x < word->w; x++)
-        for (int c = 0; c < 3; c++) sum[c] += edge[x * 3 + c];
-    unsigned char bg[3];
-    for (int c = 0; c < 3; c++) bg[c] = (unsigned char)(sum[c] / (unsigned long)word->w);
-    icstr_image cap = {caption->w, caption->h, caption->rgb}, small = {0, 0, NULL};
-    int rc = icstr_image_resize(&cap, cw, ch, &small);
-    if (!rc) rc = icstr_image_alloc(word->w, word->h + ch, bg, out);
-    if (rc) {
-        icstr_image_free(&small);
-        return rc;
-    }
-    int wy = above ? ch : 0, cy = above ? 0 : word->h;
-    int cx = (int)lroundf(shift * (float)(word->w - cw));
-    for (int y = 0; y < word->h; y++)
-        memcpy(out->rgb + (size_t)(wy + y) * word->w * 3, word->rgb + (size_t)y * word->w * 3, (size_t)word->w * 3);
-    for (int y = 0; y < ch; y++)
-        memcpy(out->rgb + ((size_t)(cy + y) * word->w + cx) * 3, small.rgb + (size_t)y * cw * 3, (size_t)cw * 3);
-    icstr_image_free(&small);
-    return ICSTR_OK;
-}
-
 static int seq_caption(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
-    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS], caption;
+    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS], captions[2];
     int rc = render_episode(td, r, step, k, crops);
     if (rc) return rc;
-    icstr_render_opts oc = icstr_train_synth_opts(td->synth, step);
-    oc.min_len = 3;
-    oc.max_len = 14;
-    if ((rc = icstr_render_sample_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, &oc, &caption)))
-        return rc;
-    /* one layout for the episode, a little jitter per crop */
-    int above = icstr_rng_uniform(r) < 0.6f;
-    float scale = icstr_rng_range(r, 0.3f, 0.6f), shift = icstr_rng_uniform(r);
+    /* one frame for the episode, a little jitter per crop */
+    icstr_train_frame frame, f;
+    icstr_train_frame_draw(r, &frame);
+    rc = icstr_train_frame_captions(icstr_train_synth_renderer(td->synth), icstr_train_synth_opts(td->synth, step), r,
+                                    &frame, captions);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
-        icstr_image composed = {0, 0, NULL};
-        float s = scale * icstr_rng_range(r, 0.9f, 1.1f), x = shift + icstr_rng_range(r, -0.1f, 0.1f);
-        rc = icstr_train_caption_compose(&crops[c], &caption, above, s, x < 0 ? 0 : x > 1 ? 1 : x, &composed);
-        if (!rc) rc = icstr_image_to_input(&composed, td->mc.img_h, td->mc.img_w, chw + (size_t)c * img);
+        icstr_train_frame_jitter(&frame, r, &f);
+        rc = icstr_train_frame_input(&crops[c], captions, &f, &td->mc, chw + (size_t)c * img);
         if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, crops[c].label);
-        icstr_image_free(&composed);
     }
     return rc;
 }

@@ -65,13 +65,31 @@ void icstr_train_context_free(icstr_train_data *td);
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
                                  char *labels, int label_cap, uint8_t *loss);
 
-/* A caption crop (caption episodes of train_context.c): the word with the caption, scaled to
- * `scale` of the word's height (narrowed to fit its width), above or below it, `shift` in [0, 1]
- * placing it from the left edge to the right one, on the colour of the word's edge row that
- * touches it. The word's pixels are copied unchanged at (0, caption height) when above, else at
- * (0, 0). Errors: ICSTR_ERR_NOMEM. */
-int icstr_train_caption_compose(const icstr_render_crop *word, const icstr_render_crop *caption, int above,
-                                float scale, float shift, icstr_image *out);
+/* Framed words (train_frame.c). A frame: captions above (side 0) and below (side 1) the word at
+ * scale[side] of its height (0: none there; at least 4 pixels high, narrowed to the frame's
+ * width), placed by shift[side] in [0, 1] from the left edge to the right one, and blank margins
+ * of margin * the word's width at both sides, on the mean colour of the word's edge rows that
+ * the captions touch. */
+typedef struct {
+    float scale[2], shift[2];
+    float margin;
+} icstr_train_frame;
+
+/* The framed word: its pixels unchanged at (margin, caption-above height). captions[side] may be
+ * NULL where scale[side] is 0. Errors: ICSTR_ERR_NOMEM. */
+int icstr_train_frame_compose(const icstr_render_crop *word, const icstr_render_crop *const captions[2],
+                              const icstr_train_frame *f, icstr_image *out);
+/* A plate-like layout: a caption above most of the time, below half of the time (at least one),
+ * often centred, margins half of the time. */
+void icstr_train_frame_draw(icstr_rng *r, icstr_train_frame *f);
+/* The same layout a little changed, for another crop of one episode. */
+void icstr_train_frame_jitter(const icstr_train_frame *f, icstr_rng *r, icstr_train_frame *out);
+/* Renders the frame's captions (3-14 characters, any style) into captions[side] where it has one. */
+int icstr_train_frame_captions(const icstr_renderer *rr, icstr_render_opts o, icstr_rng *r, const icstr_train_frame *f,
+                               icstr_render_crop captions[2]);
+/* The framed word as a model input. */
+int icstr_train_frame_input(const icstr_render_crop *word, const icstr_render_crop captions[2], const icstr_train_frame *f,
+                            const icstr_model_config *mc, float *chw);
 
 /* Checkpoints (train_checkpoint.c): out_dir/checkpoint.safetensors holds the weights, the AdamW
  * moments, the step and adam_step (steps since the moments started: AdamW's bias correction);

@@ -57,9 +57,20 @@ icstr_render_opts icstr_train_synth_opts(const icstr_train_synth *s, long step) 
 
 int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long step, float *chw,
                              char *label, int label_cap) {
-    static _Thread_local icstr_render_crop scratch;
+    static _Thread_local icstr_render_crop scratch, captions[2];
     icstr_render_opts o = icstr_train_synth_opts(s, step);
-    int rc = icstr_render_to_input(s->r, sample_seed, 0, &o, s->mc.img_h, s->mc.img_w, chw, &scratch);
+    int rc;
+    icstr_rng fr; /* a stream of its own: without frames, the samples they always were */
+    icstr_rng_seed(&fr, sample_seed ^ 0x6672616d65ULL);
+    if (s->tc.frame_fraction > 0.0f && icstr_rng_uniform(&fr) < s->tc.frame_fraction) {
+        icstr_train_frame f;
+        icstr_train_frame_draw(&fr, &f);
+        rc = icstr_render_sample_opts(s->r, sample_seed, 0, &o, &scratch);
+        if (!rc) rc = icstr_train_frame_captions(s->r, o, &fr, &f, captions);
+        if (!rc) rc = icstr_train_frame_input(&scratch, captions, &f, &s->mc, chw);
+    } else {
+        rc = icstr_render_to_input(s->r, sample_seed, 0, &o, s->mc.img_h, s->mc.img_w, chw, &scratch);
+    }
     if (rc) return rc;
     size_t n = strlen(scratch.label);
     if (n + 1 > (size_t)label_cap) return icstr_fail(ICSTR_ERR_RANGE, "rendered label too long");

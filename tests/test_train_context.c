@@ -73,6 +73,33 @@ static int twin_table_ok(const icstr_train_data *td) {
     return ok;
 }
 
+/* frame_fraction 1: every synthetic word is the same word (label) as without frames, in other
+ * pixels; frame_fraction 0 gives the unframed samples. */
+static void test_framed_samples(icstr_model *m, icstr_train_config tc, const icstr_model_config *mc) {
+    size_t img = (size_t)3 * mc->img_h * mc->img_w;
+    tc.synth_fraction = 1.0f;
+    tc.prompts_max = 0;
+    icstr_train_data *plain = NULL, *framed = NULL;
+    CHECK(icstr_train_data_open(m, &tc, &plain) == ICSTR_OK);
+    tc.frame_fraction = 1.0f;
+    CHECK(icstr_train_data_open(m, &tc, &framed) == ICSTR_OK);
+    float *a = malloc(sizeof(float) * img), *b = malloc(sizeof(float) * img);
+    int labels_same = 1, differ = 0;
+    for (int i = 0; plain && framed && i < 12; i++) {
+        char la[64], lb[64];
+        CHECK(icstr_train_data_sample(plain, 7, i, a, la, sizeof la) == ICSTR_OK);
+        CHECK(icstr_train_data_sample(framed, 7, i, b, lb, sizeof lb) == ICSTR_OK);
+        labels_same &= !strcmp(la, lb);
+        differ += memcmp(a, b, sizeof(float) * img) != 0;
+    }
+    CHECK_MSG(labels_same && differ == 12, "framed samples: labels %s, %d of 12 framed", labels_same ? "same" : "differ",
+              differ);
+    free(a);
+    free(b);
+    icstr_train_data_close(plain);
+    icstr_train_data_close(framed);
+}
+
 /* twin_fraction 1: every sequence with prompts has a twin as its nearest prompt: the query's
  * label in another input, or (a rendered decoy) a one-character edit of it; every loss on. */
 static void test_twin_sequences(icstr_model *m, icstr_train_config tc, const icstr_model_config *mc) {
@@ -160,6 +187,53 @@ static void test_init_from_bands(const icstr_model_config *base) {
     unlink(path);
 }
 
+/* A frame with one caption, above or below, and no margins. */
+static int compose_one(const icstr_render_crop *word, const icstr_render_crop *caption, int above, float scale,
+                       float shift, icstr_image *out) {
+    icstr_train_frame f = {{0, 0}, {0, 0}, 0};
+    f.scale[above ? 0 : 1] = scale;
+    f.shift[above ? 0 : 1] = shift;
+    const icstr_render_crop *caps[2] = {above ? caption : NULL, above ? NULL : caption};
+    return icstr_train_frame_compose(word, caps, &f, out);
+}
+
+/* Both captions and margins: the word at (margin, top height), each caption where its shift puts
+ * it, everything else the mean colour of the word's top and bottom rows. */
+static void test_frame_both(const icstr_render_crop *word) {
+    icstr_render_crop top = {0}, bottom = {0};
+    top.w = 20, top.h = 10, bottom.w = 10, bottom.h = 10;
+    top.rgb = malloc(20 * 10 * 3);
+    bottom.rgb = malloc(10 * 10 * 3);
+    memset(top.rgb, 255, 20 * 10 * 3);
+    memset(bottom.rgb, 1, 10 * 10 * 3);
+    icstr_train_frame f = {{0.4f, 0.3f}, {0.0f, 1.0f}, 0.1f};
+    const icstr_render_crop *caps[2] = {&top, &bottom};
+    icstr_image out = {0, 0, NULL};
+    CHECK(icstr_train_frame_compose(word, caps, &f, &out) == ICSTR_OK);
+    /* margins 4 each side: 48 wide; top caption 4 high (8 wide at x 0), bottom 3 high raised to the
+     * 4-pixel minimum (4 wide at x 44) */
+    CHECK_MSG(out.w == 48 && out.h == 4 + 10 + 4, "%d x %d", out.w, out.h);
+    if (out.rgb && out.w == 48 && out.h == 18) {
+        int word_ok = 1, rest_ok = 1;
+        for (int y = 0; y < 10; y++) word_ok &= !memcmp(out.rgb + ((size_t)(4 + y) * 48 + 4) * 3, word->rgb + (size_t)y * 40 * 3, 40 * 3);
+        unsigned long sum[3] = {0, 0, 0};
+        for (int x = 0; x < 40; x++)
+            for (int c = 0; c < 3; c++) sum[c] += word->rgb[x * 3 + c] + word->rgb[(9 * 40 + x) * 3 + c];
+        for (int y = 0; y < 18; y++)
+            for (int x = 0; x < 48; x++)
+                for (int c = 0; c < 3; c++) {
+                    unsigned char v = out.rgb[(y * 48 + x) * 3 + c];
+                    if (y < 4) rest_ok &= x < 8 ? v == 255 : v == (unsigned char)(sum[c] / 80);
+                    else if (y >= 14) rest_ok &= x >= 44 ? v == 1 : v == (unsigned char)(sum[c] / 80);
+                    else if (x < 4 || x >= 44) rest_ok &= v == (unsigned char)(sum[c] / 80);
+                }
+        CHECK(word_ok && rest_ok);
+    }
+    icstr_image_free(&out);
+    free(top.rgb);
+    free(bottom.rgb);
+}
+
 /* A caption crop: the word's pixels unchanged, the caption scaled beside them on the edge colour. */
 static void test_caption_compose(void) {
     icstr_render_crop word = {0}, caption = {0};
@@ -170,7 +244,7 @@ static void test_caption_compose(void) {
     memset(caption.rgb, 255, 30 * 10 * 3);
     icstr_image out = {0, 0, NULL};
     /* above, half the word's height: a 15 x 5 caption at x = shift * (40 - 15) = 10 */
-    CHECK(icstr_train_caption_compose(&word, &caption, 1, 0.5f, 0.4f, &out) == ICSTR_OK);
+    CHECK(compose_one(&word, &caption, 1, 0.5f, 0.4f, &out) == ICSTR_OK);
     CHECK(out.w == 40 && out.h == 15);
     if (out.rgb && out.w == 40 && out.h == 15) {
         CHECK(!memcmp(out.rgb + 5 * 40 * 3, word.rgb, 40 * 10 * 3));
@@ -193,10 +267,11 @@ static void test_caption_compose(void) {
     free(caption.rgb);
     caption.rgb = malloc(200 * 10 * 3);
     memset(caption.rgb, 0, 200 * 10 * 3);
-    CHECK(icstr_train_caption_compose(&word, &caption, 0, 0.5f, 1.0f, &out) == ICSTR_OK);
+    CHECK(compose_one(&word, &caption, 0, 0.5f, 1.0f, &out) == ICSTR_OK);
     CHECK(out.w == 40 && out.h == 14); /* 40 wide -> 2 high, raised to the 4-pixel minimum */
     if (out.rgb && out.w == 40 && out.h == 14) CHECK(!memcmp(out.rgb, word.rgb, 40 * 10 * 3));
     icstr_image_free(&out);
+    test_frame_both(&word);
     free(word.rgb);
     free(caption.rgb);
 }
@@ -364,6 +439,7 @@ int main(void) {
         free(s2);
     }
     icstr_train_data_close(td);
+    test_framed_samples(m, tc, &mc);
     icstr_model_free(m);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
