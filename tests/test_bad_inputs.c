@@ -1,6 +1,7 @@
-/* Bad input end to end, through the built icstr binary: a folder of 200 crops, 180 drawn here and
- * 20 odd ones (empty, truncated, not images, absurd headers, a 1x1 and a 20000x20 image that are
- * valid, a directory and a broken symlink with image names, an unreadable file), recognized with
+/* Bad input end to end, through the built icstr binary: a folder of 1000 crops, 950 drawn here and
+ * 50 odd ones of 20 kinds (empty, truncated, not images, absurd headers, a 1x1 and a 20000x20 image
+ * that are valid, a directory and a broken symlink with image names, an unreadable file; kind
+ * j % 20 for odd file j), recognized with
  * a tiny model trained for 2 steps. Every good crop must get exactly one stdout line, every bad one
  * a stderr line naming it with a reason, the exit code must be 1, and --json must say the same
  * with error objects. Then labels `icstr pool add` must refuse (empty, outside the charset, over
@@ -18,7 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define N_GOOD 180
+#define N_GOOD 950
+#define N_KINDS 20
+#define N_ODD 50
+#define N_ALL (N_GOOD + N_ODD)
 
 static char B[4096], T[4096], D[4200];
 
@@ -28,8 +32,9 @@ typedef struct {
     const char *reason; /* a piece of the expected reason on stderr (NULL: any non-empty reason) */
 } odd_file;
 
-/* The 20 odd files, by name (sorted after the c*.png crops, so the output order is known). */
-static odd_file odd[20] = {
+/* The 20 kinds of odd file; the first of each kind by this name, the others xNN_<the same suffix>
+ * (odd_name). */
+static odd_file odd[N_KINDS] = {
     {"x01_empty.png", 0, "empty image"},
     {"x02_truncated.png", 0, "truncated or corrupt png data"},
     {"x03_text.png", 0, "unknown image type"},
@@ -185,6 +190,34 @@ static int make_odd_files(void) {
     return bad ? -1 : 0;
 }
 
+/* The name of odd file j (0 .. N_ODD - 1), of kind j % N_KINDS. */
+static void odd_name(int j, char *buf, size_t cap) {
+    const char *kind = odd[j % N_KINDS].name;
+    if (j < N_KINDS) snprintf(buf, cap, "%s", kind);
+    else snprintf(buf, cap, "x%02d%s", j + 1, strchr(kind, '_'));
+}
+
+/* The odd files past the first of each kind: copies of it (the directory made again, the
+ * unreadable file copied and made unreadable, the dangling symlink pointing nowhere alike). */
+static int replicate_odd_files(void) {
+    char from[8300], to[8300], name[64];
+    int bad = 0;
+    for (int j = N_KINDS; j < N_ODD && !bad; j++) {
+        int k = j % N_KINDS;
+        odd_name(j, name, sizeof name);
+        snprintf(from, sizeof from, "%s/%s", D, odd[k].name);
+        snprintf(to, sizeof to, "%s/%s", D, name);
+        if (k == 7) bad |= mkdir(to, 0755);
+        else if (k == 9) bad |= symlink("/nonexistent/icstr/nowhere.png", to);
+        else if (k == 8) { /* the first is unreadable already: the same bytes from the 1x1 image */
+            snprintf(from, sizeof from, "%s/%s", D, odd[5].name);
+            bad |= sh("cp '%s' '%s' && chmod 0 '%s'", from, to, to) != 0;
+        }
+        else bad |= sh("cp '%s' '%s'", from, to) != 0;
+    }
+    return bad ? -1 : 0;
+}
+
 static int line_count(const char *s) {
     int n = 0;
     for (; s && *s; s++) n += *s == '\n';
@@ -217,14 +250,14 @@ static void check_recognize(const char *model, int json) {
         return;
     }
     int n_valid = N_GOOD, n_bad = 0;
-    for (int k = 0; k < 20; k++) expect_valid(k) ? n_valid++ : n_bad++;
+    for (int j = 0; j < N_ODD; j++) expect_valid(j % N_KINDS) ? n_valid++ : n_bad++;
     /* one line per crop with --json (errors too), one per readable crop without */
-    CHECK_MSG(line_count(out) == (json ? 200 : n_valid), "%d stdout lines", line_count(out));
+    CHECK_MSG(line_count(out) == (json ? N_ALL : n_valid), "%d stdout lines", line_count(out));
     char prefix[8400], name[64];
-    for (int i = 0; i < N_GOOD + 20; i++) {
-        int k = i - N_GOOD, valid = k < 0 || expect_valid(k);
+    for (int i = 0; i < N_ALL; i++) {
+        int k = i < N_GOOD ? -1 : (i - N_GOOD) % N_KINDS, valid = k < 0 || expect_valid(k);
         if (k < 0) snprintf(name, sizeof name, "c%03d.%s", i, i % 9 == 4 ? (i % 2 ? "bmp" : "jpg") : "png");
-        else snprintf(name, sizeof name, "%s", odd[k].name);
+        else odd_name(i - N_GOOD, name, sizeof name);
         if (json) snprintf(prefix, sizeof prefix, "{\"path\": \"%s/%s\", ", D, name);
         else snprintf(prefix, sizeof prefix, "%s/%s\t", D, name);
         const char *l = find_line(out, prefix);
@@ -268,7 +301,7 @@ static void check_recognize(const char *model, int json) {
         }
     }
     char summary[128];
-    snprintf(summary, sizeof summary, "icstr recognize: %d of 200 crops could not be read\n", n_bad);
+    snprintf(summary, sizeof summary, "icstr recognize: %d of %d crops could not be read\n", n_bad, N_ALL);
     CHECK_MSG(strstr(err, summary) != NULL, "no summary '%s' in:\n%s", summary, err);
     CHECK(line_count(err) == n_bad + 1); /* nothing else on stderr at the default log level */
     free(out);
@@ -350,7 +383,7 @@ int main(void) {
     int ok = 1;
     for (int i = 0; i < N_GOOD && ok; i++) ok = write_crop(i) == 0;
     CHECK_MSG(ok, "writing the crops");
-    CHECK_MSG(make_odd_files() == 0, "writing the odd files");
+    CHECK_MSG(make_odd_files() == 0 && replicate_odd_files() == 0, "writing the odd files");
     char model[8300];
     snprintf(model, sizeof model, "%s/m/model.safetensors", T);
     int trained = sh("'%s/icstr' train --config '%s/configs/tiny.yaml' --steps-now 2 --threads 1 --out '%s/m' "
