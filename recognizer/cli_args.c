@@ -35,6 +35,10 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
     int more = *i + 1 < argc;
     if (!strcmp(a, "--compare-plain") || !strcmp(a, "--no-compare-plain")) {
         r->compare_plain = a[2] == 'c';
+    } else if (!strcmp(a, "--compare-margin") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 1.0, 1000.0, &v)) return 2;
+        r->compare_margin = (float)v;
     } else if (!strcmp(a, "--trust-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -2.0, 2.0, &v)) return 2;

@@ -12,22 +12,26 @@ int icstr_cli_long(const char *cmd, const char *flag, const char *s, long lo, lo
 int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
 
 /* The options that say how crops are read with a pool, and their help lines. */
-#define ICSTR_CLI_POOL_READING_USAGE "[--shots N] [--min-similarity S] [--no-compare-plain] [--trust-similarity S]"
+#define ICSTR_CLI_POOL_READING_USAGE \
+    "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
     "                       pool keys; default -1: the N most similar, however far)\n"                 \
     "  --no-compare-plain   with --pool: keep the reading with prompts. By default each crop that got\n" \
     "                       prompts is also read without them and the reading the model is surer of\n" \
-    "                       (higher confidence) stays (--compare-plain, the default), except where\n"  \
+    "                       (--compare-margin) stays (--compare-plain, the default), except where\n"  \
     "                       a prompt is a near-copy of the crop (--trust-similarity)\n"               \
+    "  --compare-margin M   with compare-plain: the reading with prompts stays only when its\n"       \
+    "                       confidence is at least M times the plain one's (default 1.25: prompts\n" \
+    "                       make the model surer of a wrong reading too; 1: the surer one)\n"        \
     "  --trust-similarity S a crop whose most similar prompt is at least S similar is read with that\n" \
     "                       prompt alone and keeps that reading (default 0.998: the crop itself, a\n" \
     "                       hard sample added to the pool; 2: never)\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
-    "--trust-similarity) need --pool\n"
+    "--compare-margin, --trust-similarity) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

@@ -178,7 +178,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 }
 
 icstr_pool_reading icstr_pool_reading_default(void) {
-    icstr_pool_reading r = {2, -1.0f, 1, 0.998f};
+    icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f};
     return r;
 }
 
@@ -248,8 +248,8 @@ static int input_trusted(const icstr_crop_batch *b, int j) {
 }
 
 /* compare_plain: reads the inputs that got prompts again without them (from the same latents)
- * and keeps, input by input, the reading with the higher confidence (the one with prompts on a
- * tie). An input whose most similar prompt (the last in its context) reaches trust_similarity
+ * and keeps, input by input, the reading with prompts where its confidence is at least
+ * compare_margin times the plain one's, else the plain reading. An input whose most similar prompt (the last in its context) reaches trust_similarity
  * keeps the reading with prompts unread again. */
 static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, int n_in,
                             char **texts, float *confidence) {
@@ -265,7 +265,7 @@ static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_dec
     int rc = icstr_model_decode(m, b->plain_latents, n, NULL, p, b->plain_texts, ICSTR_TEXT_CAP, b->plain_confidence);
     for (int j = 0; j < n && !rc; j++) {
         int k = b->plain_of[j];
-        if (b->plain_confidence[j] <= confidence[k]) continue;
+        if (b->plain_confidence[j] * b->reading.compare_margin <= confidence[k]) continue;
         memcpy(texts[k], b->plain_texts[j], ICSTR_TEXT_CAP);
         confidence[k] = b->plain_confidence[j];
         b->kept_plain[k] = 1;

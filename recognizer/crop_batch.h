@@ -14,6 +14,10 @@ typedef struct {
     float min_similarity;    /* only records at least this similar (cosine of the pool keys); -1 = all */
     int compare_plain;       /* also read each crop that got prompts without them, and keep the
                                 reading with the higher confidence (default 1) */
+    float compare_margin;    /* with compare_plain, the reading with prompts stays only when its
+                                confidence is at least this times the plain reading's (default
+                                1.25, chosen on the IC15 train set's hard-sample loop: prompts
+                                also make the model surer of wrong readings; 1 = the surer one) */
     float trust_similarity;  /* a crop whose most similar prompt is at least this similar (a
                                 near-copy of the crop, as in the hard-sample loop) is read with
                                 that prompt alone and, with compare_plain, keeps that reading

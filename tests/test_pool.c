@@ -813,8 +813,9 @@ static void test_incontext(icstr_model *A) {
 }
 
 /* compare_plain through a crop batch (what `recognize --compare-plain` runs), with a pool made
- * for model m: each crop keeps the more confident of its readings with prompts and without (the
- * batch's own two other modes), the one with prompts on a tie; a crop that gets no prompt (a floor
+ * for model m: each crop keeps its reading with prompts where that one's confidence is at least
+ * compare_margin times the plain one's, else the plain reading (the batch's own two other modes);
+ * a crop that gets no prompt (a floor
  * no record reaches) is read once. Returns how many of the crops the plain reading won. */
 static int check_compare_plain(icstr_model *m, const char *name) {
     char p[300];
@@ -844,6 +845,7 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     icstr_decode_params dp = icstr_decode_default_params();
     icstr_pool_reading rd = icstr_pool_reading_default();
     rd.trust_similarity = 2.0f; /* compare every crop: no prompt is that similar */
+    rd.compare_margin = 1.0f;    /* the surer reading; the default margin below */
     for (int mode = 0; mode < 3; mode++) { /* no pool, prompts, prompts compared with plain */
         rd.compare_plain = mode == 2;
         CHECK(icstr_crop_batch_set_pool(&cb, mode ? pool : NULL, &rd) == ICSTR_OK);
@@ -855,12 +857,27 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     }
     int picked = 1, plain_won = 0;
     for (int q = 0; q < NB; q++) {
-        int plain = plain_c[q] > ctx_c[q];
+        int plain = plain_c[q] * rd.compare_margin > ctx_c[q];
         picked &= cb.kept_plain[q] == plain && !strcmp(cb.texts[q], plain ? plain_t[q] : ctx_t[q]) &&
                   cb.confidence[q] == (plain ? plain_c[q] : ctx_c[q]) && cb.prompts.ctx[q].n_prompts == 2;
         plain_won += plain;
     }
     CHECK_MSG(picked, "compare_plain kept the wrong reading (%s)", name);
+    /* the default margin (prompts kept only when 1.25 times surer), one no reading with prompts
+     * reaches (every crop keeps its plain reading), then 1 again for the checks below */
+    const float margins[3] = {icstr_pool_reading_default().compare_margin, 1000.0f, 1.0f};
+    for (int t = 0; t < 3; t++) {
+        rd.compare_margin = margins[t];
+        CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+        CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+        int margin_ok = 1;
+        for (int q = 0; q < NB; q++) {
+            int plain = t == 1 || plain_c[q] * margins[t] > ctx_c[q];
+            margin_ok &= cb.kept_plain[q] == plain && !strcmp(cb.texts[q], plain ? plain_t[q] : ctx_t[q]);
+        }
+        CHECK_MSG(margin_ok, "compare_margin %g kept the wrong reading (%s)", (double)margins[t], name);
+    }
+
     /* the default trust: the first NP crops are in the pool, their own nearest prompt (similarity
      * 1): they are read with that prompt alone and keep that reading, unread again; the others
      * are compared as above */
