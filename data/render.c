@@ -88,7 +88,7 @@ static void twin_text(const icstr_face *f, icstr_rng *r, int twin, const char *o
         char *c = out + (start + i) % n;
         for (int kd = 0; kd < 3; kd++) {
             const char *set = kinds[kd], *at = strchr(set, *c);
-            if (*c == 0 || !at) continue;
+            if (!at) continue;
             int m = (int)strlen(set), from = (int)icstr_rng_below(r, (uint32_t)m);
             for (int j = 0; j < m; j++) {
                 char alt = set[(from + j) % m];

@@ -380,8 +380,7 @@ static int add_set(pool_args *a, icstr_pool *p) {
         for (int k = 0; k < n; k++) free(bytes[k]), free(labels[k]), free(names[k]);
         if (!rc && total > chunk)
             fprintf(stderr, "\radd: %ld of %ld crops (%ld records added, pieces of long lines included)",
-                    i0 + chunk < total ? i0 + chunk : total, total,
-                    c.added);
+                    i0 + chunk < total ? i0 + chunk : total, total, c.added);
     }
     if (total > chunk) fputc('\n', stderr);
     icstr_dataset_close(ds);

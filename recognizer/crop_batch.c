@@ -249,8 +249,9 @@ static int input_trusted(const icstr_crop_batch *b, int j) {
 
 /* compare_plain: reads the inputs that got prompts again without them (from the same latents)
  * and keeps, input by input, the reading with prompts where its confidence is at least
- * compare_margin times the plain one's, else the plain reading. An input whose most similar prompt (the last in its context) reaches trust_similarity
- * keeps the reading with prompts unread again. */
+ * compare_margin times the plain one's, else the plain reading. An input whose most similar
+ * prompt (the last in its context) reaches trust_similarity keeps the reading with prompts
+ * unread again. */
 static int keep_surer_plain(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, int n_in,
                             char **texts, float *confidence) {
     size_t per = (size_t)b->prompts.M * b->prompts.D;

@@ -13,7 +13,7 @@ typedef struct {
     int shots;               /* prompts per crop, [0, max_prompts] (default 2) */
     float min_similarity;    /* only records at least this similar (cosine of the pool keys); -1 = all */
     int compare_plain;       /* also read each crop that got prompts without them, and keep the
-                                reading with the higher confidence (default 1) */
+                                plain reading unless the other is surer (compare_margin; default 1) */
     float compare_margin;    /* with compare_plain, the reading with prompts stays only when its
                                 confidence is at least this times the plain reading's (default
                                 1.25, chosen on the IC15 train set's hard-sample loop: prompts

@@ -189,35 +189,23 @@ static const char *maybe_pattern(icstr_rng *r, char *buf) {
     return buf;
 }
 
-/* k words in one style, in one format some of the time (maybe_pattern), at this step's options. */
-static int render_episode(icstr_train_data *td, icstr_rng *r, long step, int k, icstr_render_crop *crops) {
+/* k words in one style, in one format some of the time (maybe_pattern), at this step's options.
+ * With twin, the last word is a twin of the one before it (icstr_render_opts.twin): a second
+ * drawing of it, or, a third of the time, a one-character edit of it (a decoy). */
+static int render_episode(icstr_train_data *td, icstr_rng *r, long step, int k, int twin, icstr_render_crop *crops) {
     icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
     char pattern[16];
     o.pattern = maybe_pattern(r, pattern);
+    if (twin) o.twin = icstr_rng_uniform(r) < 0.33f ? ICSTR_TWIN_EDITED : ICSTR_TWIN_SAME;
     return icstr_render_episode_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, k, &o, crops);
 }
 
-static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
+/* An episode as a sequence, the last word the query; with twin, the query is a twin of the
+ * nearest prompt (render_episode). Every label is what its crop shows. */
+static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, int twin, float *chw, char *labels,
+                       int cap) {
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
-    int rc = render_episode(td, r, step, k, crops);
-    size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
-    for (int c = 0; c < k && !rc; c++) {
-        rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
-        if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, crops[c].label);
-    }
-    return rc;
-}
-
-/* A rendered twin: k words in one style, the query (last) a second drawing of the nearest
- * prompt's word, or, a third of the time, a one-character edit of it (a decoy). Every label is
- * what its crop shows. */
-static int seq_twin_rendered(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
-    static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS];
-    icstr_render_opts o = icstr_train_synth_opts(td->synth, step);
-    char pattern[16];
-    o.pattern = maybe_pattern(r, pattern);
-    o.twin = icstr_rng_uniform(r) < 0.33f ? ICSTR_TWIN_EDITED : ICSTR_TWIN_SAME;
-    int rc = icstr_render_episode_opts(icstr_train_synth_renderer(td->synth), icstr_rng_u64(r), 0, k, &o, crops);
+    int rc = render_episode(td, r, step, k, twin, crops);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
         rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
@@ -228,7 +216,7 @@ static int seq_twin_rendered(icstr_train_data *td, icstr_rng *r, long step, int 
 
 static int seq_caption(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap) {
     static _Thread_local icstr_render_crop crops[ICSTR_TRAIN_MAX_CHUNKS], captions[2];
-    int rc = render_episode(td, r, step, k, crops);
+    int rc = render_episode(td, r, step, k, 0, crops);
     if (rc) return rc;
     /* one frame for the episode, a little jitter per crop */
     icstr_train_frame frame, f;
@@ -409,7 +397,7 @@ int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, 
     if (td->tc.twin_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.twin_fraction) {
         int real = td->n_twins > 0 && (!td->synth || icstr_rng_uniform(r) < 0.5f);
         if (real) return seq_neighbours(td, r, k, NB_TWIN, chw, labels, label_cap, loss);
-        if (td->synth) return seq_twin_rendered(td, r, step, k, chw, labels, label_cap);
+        if (td->synth) return seq_episode(td, r, step, k, 1, chw, labels, label_cap);
     }
     if (td->neighbours && td->tc.copy_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.copy_fraction)
         return seq_neighbours(td, r, k, icstr_rng_uniform(r) < 0.5f ? NB_COPY : NB_DECOY, chw, labels, label_cap, loss);
@@ -421,7 +409,7 @@ int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, 
         kind = KIND_NEIGHBOURS;
     }
     switch (kind) {
-    case KIND_EPISODE: return seq_episode(td, r, step, k, chw, labels, label_cap);
+    case KIND_EPISODE: return seq_episode(td, r, step, k, 0, chw, labels, label_cap);
     case KIND_CAPTION: return seq_caption(td, r, step, k, chw, labels, label_cap);
     case KIND_SPLIT: return seq_split(td, r, step, k, chw, labels, label_cap);
     default: return seq_neighbours(td, r, k, NB_READ, chw, labels, label_cap, loss);
