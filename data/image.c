@@ -357,3 +357,15 @@ int icstr_image_write_png(const char *path, int w, int h, int channels,
     if (put != len || close_err) return icstr_fail(ICSTR_ERR_IO, "%s: %s", path, strerror(errno));
     return ICSTR_OK;
 }
+
+int icstr_image_check_crop(const icstr_image *img, const char *name) {
+    int lo = img->w < img->h ? img->w : img->h, hi = img->w < img->h ? img->h : img->w;
+    if (lo < ICSTR_CROP_MIN_SIDE)
+        return icstr_fail(ICSTR_ERR_IMAGE, "%s: image %d x %d is too small to hold text (a side under %d pixels)",
+                          label_of(name), img->w, img->h, ICSTR_CROP_MIN_SIDE);
+    if ((int64_t)hi > (int64_t)ICSTR_CROP_MAX_ASPECT * lo)
+        return icstr_fail(ICSTR_ERR_IMAGE, "%s: image %d x %d is %d times as %s as %s: not a text crop (at most %d; "
+                          "cut it into lines or words)", label_of(name), img->w, img->h, hi / lo,
+                          img->w > img->h ? "wide" : "tall", img->w > img->h ? "tall" : "wide", ICSTR_CROP_MAX_ASPECT);
+    return ICSTR_OK;
+}

@@ -83,6 +83,15 @@ int icstr_image_alloc(int w, int h, const unsigned char rgb[3], icstr_image *out
  * Errors: ICSTR_ERR_ARG (NULL, empty image, H or W < 1 or above 65536), ICSTR_ERR_NOMEM. */
 int icstr_image_to_input(const icstr_image *img, int H, int W, float *chw);
 
+/* What a word or line crop can be: a side under ICSTR_CROP_MIN_SIDE pixels holds no legible text
+ * (a 1x1 image), and a crop over ICSTR_CROP_MAX_ASPECT times as long as it is high (a 20000x20
+ * strip) is no text line (receipt lines are under 25:1; the model reads 4:1). The recognizer and
+ * the pool refuse such images with ICSTR_ERR_IMAGE and a reason that names them (name may be
+ * NULL); the loader itself takes them, as any image. */
+#define ICSTR_CROP_MIN_SIDE 4
+#define ICSTR_CROP_MAX_ASPECT 100
+int icstr_image_check_crop(const icstr_image *img, const char *name);
+
 /* Copies the w x h rectangle at (x, y) of img into *out (a new buffer).
  * Errors: ICSTR_ERR_ARG (NULL, or the rectangle not inside img), ICSTR_ERR_NOMEM. */
 int icstr_image_crop(const icstr_image *img, int x, int y, int w, int h, icstr_image *out);

@@ -37,7 +37,10 @@ static const char *usage =
     "  --threads N          threads (default: all cores)\n"
     "\n"
     "Output (default): PATH<TAB>TEXT<TAB>CONFIDENCE per crop, in input order. Crops that cannot\n"
-    "be read are reported on stderr with the reason; the exit code is then 1.\n";
+    "be read are reported on stderr with the reason; the exit code is then 1. Images that decode but\n"
+    "are no text crop are among them: a side under 4 pixels, or over 100 times as long as high.\n";
+
+_Static_assert(ICSTR_CROP_MIN_SIDE == 4 && ICSTR_CROP_MAX_ASPECT == 100, "the help text names the crop limits");
 
 /* The prompts crop k was read with, as JSON: the most similar first (the context holds them
  * the other way round); for a line read in pieces, each piece's in turn. */

@@ -162,6 +162,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         }
         icstr_image im;
         rc = icstr_image_load_memory(item.bytes, item.len, item.name, &im);
+        if (!rc && (rc = icstr_image_check_crop(&im, item.name))) icstr_image_free(&im);
         if (!rc) {
             rc = icstr_image_to_input(&im, b->H, b->W, b->images + (size_t)b->n_ok * img);
             if (!rc && b->pieces) rc = cut_pieces(b, &im, b->n_ok);

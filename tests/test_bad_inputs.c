@@ -1,8 +1,7 @@
 /* Bad input end to end, through the built icstr binary: a folder of 1000 crops, 950 drawn here and
  * 50 odd ones of 20 kinds (empty, truncated, not images, absurd headers, a 1x1 and a 20000x20 image
- * that are valid, a directory and a broken symlink with image names, an unreadable file; kind
- * j % 20 for odd file j), recognized with
- * a tiny model trained for 2 steps. Every good crop must get exactly one stdout line, every bad one
+ * that decode but are no text crop (icstr_image_check_crop), a directory and a broken symlink
+ * with image names, an unreadable file; kind j % 20 for odd file j), recognized with a tiny model trained for 2 steps. Every good crop must get exactly one stdout line, every bad one
  * a stderr line naming it with a reason, the exit code must be 1, and --json must say the same
  * with error objects. Then labels `icstr pool add` must refuse (empty, outside the charset, over
  * max_label, over the record limit, not UTF-8) with clear messages and without touching the pool.
@@ -40,8 +39,8 @@ static odd_file odd[N_KINDS] = {
     {"x03_text.png", 0, "unknown image type"},
     {"x04_random.png", 0, NULL},
     {"x05_huge_header.png", 0, "over the limit"},
-    {"x06_one_pixel.png", 1, NULL},
-    {"x07_very_wide.png", 1, NULL},
+    {"x06_one_pixel.png", 0, "too small to hold text"},
+    {"x07_very_wide.png", 0, "1000 times as wide as tall"},
     {"x08_dir.png", 0, "directory"},
     {"x09_unreadable.png", 0, "Permission denied"}, /* valid when run as root: root reads it */
     {"x10_dangling.png", 0, "No such file"},
@@ -139,14 +138,21 @@ static int make_odd_files(void) {
     put_be32(huge + 20, 16);
     bad |= write_bytes(odd[17].name, huge, n);
     free(huge);
-    size_t n1, nw;
-    unsigned char *one = png_of(1, 1, &n1), *wide = png_of(20000, 20, &nw);
-    if (!one || !wide) return -1;
+    size_t n1, nw, nc;
+    unsigned char *one = png_of(1, 1, &n1), *wide = png_of(20000, 20, &nw), *crop = png_of(24, 12, &nc);
+    if (!one || !wide || !crop) return -1;
     bad |= write_bytes(odd[5].name, one, n1);
     bad |= write_bytes(odd[6].name, wide, nw);
-    bad |= write_bytes(odd[8].name, one, n1);
+    /* the unreadable file holds a crop (root reads it); its copies come from T/unreadable.png */
+    bad |= write_bytes(odd[8].name, crop, nc);
+    char keep[8300];
+    snprintf(keep, sizeof keep, "%s/unreadable.png", T);
+    FILE *kf = fopen(keep, "wb");
+    bad |= !kf || fwrite(crop, 1, nc, kf) != nc;
+    if (kf) bad |= fclose(kf) != 0;
     free(one);
     free(wide);
+    free(crop);
     char path[8300];
     snprintf(path, sizeof path, "%s/%s", D, odd[7].name);
     bad |= mkdir(path, 0755);
@@ -209,8 +215,8 @@ static int replicate_odd_files(void) {
         snprintf(to, sizeof to, "%s/%s", D, name);
         if (k == 7) bad |= mkdir(to, 0755);
         else if (k == 9) bad |= symlink("/nonexistent/icstr/nowhere.png", to);
-        else if (k == 8) { /* the first is unreadable already: the same bytes from the 1x1 image */
-            snprintf(from, sizeof from, "%s/%s", D, odd[5].name);
+        else if (k == 8) { /* the first is unreadable already: the same bytes from T */
+            snprintf(from, sizeof from, "%s/unreadable.png", T);
             bad |= sh("cp '%s' '%s' && chmod 0 '%s'", from, to, to) != 0;
         }
         else bad |= sh("cp '%s' '%s'", from, to) != 0;
@@ -308,10 +314,11 @@ static void check_recognize(const char *model, int json) {
     free(err);
 }
 
-/* `icstr pool add P IMAGE LABEL`: the exit code and whether stderr holds want. */
-static int pool_add(const char *label, const char *want) {
+/* `icstr pool add P IMAGE LABEL` (IMAGE a file of the folder): the exit code and whether stderr
+ * holds want. */
+static int pool_add_image(const char *image, const char *label, const char *want) {
     char img[8300];
-    snprintf(img, sizeof img, "%s/c001.png", D);
+    snprintf(img, sizeof img, "%s/%s", D, image);
     /* the label goes through a file and $(cat) so any byte reaches argv unchanged */
     char lf[8300];
     snprintf(lf, sizeof lf, "%s/label.txt", T);
@@ -327,6 +334,8 @@ static int pool_add(const char *label, const char *want) {
     return rc;
 }
 
+static int pool_add(const char *label, const char *want) { return pool_add_image("c001.png", label, want); }
+
 static void check_pool_labels(const char *model) {
     CHECK(sh("'%s/icstr' pool create '%s/pool' --model '%s' > /dev/null 2>&1", B, T, model) == 0);
     char long_label[2100];
@@ -339,6 +348,9 @@ static void check_pool_labels(const char *model) {
     CHECK(pool_add(long_label, "is 2000 bytes long, over the limit of 1024 bytes") == 1);
     CHECK(pool_add("ab\xFF", "label is not valid UTF-8") == 1);
     CHECK(pool_add("ab\xC3", "label is not valid UTF-8") == 1);
+    /* a good label on an image that is no text crop */
+    CHECK(pool_add_image(odd[5].name, "dot", "too small to hold text") == 1);
+    CHECK(pool_add_image(odd[6].name, "strip", "1000 times as wide as tall") == 1);
     /* a good label after all that; the pool holds it alone, exactly as given */
     CHECK(pool_add("Main St 42", NULL) == 0);
     CHECK(sh("'%s/icstr' pool ls '%s/pool' > '%s/ls.txt' 2>/dev/null", B, T, T) == 0);
