@@ -46,6 +46,8 @@ static const field fields[] = {
     M_FIELD(ctc_weight, F_FLOAT, 0, 10),
     M_FIELD(label_smoothing, F_FLOAT, 0, 0.5),
     M_FIELD(dropout, F_FLOAT, 0, 0.9),
+    M_FIELD(key_weight, F_FLOAT, 0, 100),
+    M_FIELD(key_temperature, F_FLOAT, 0.01, 10),
     M_FIELD(prompt_similarity, F_INT, 0, 1),
     T_FIELD(seed, F_U64, 0, 0),
     T_FIELD(steps, F_LONG, 0, 1e12),

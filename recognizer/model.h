@@ -50,6 +50,9 @@ typedef struct {
     float ctc_weight;          /* 0.5: auxiliary CTC loss on encoder tokens (column-major order) */
     float label_smoothing;     /* 0.1: over the whole vocabulary */
     float dropout;             /* 0.0: on the attention and MLP residual branches (train_step only) */
+    float key_weight;          /* 0.0: weight of the retrieval-key loss (model_key_loss.c): images
+                                  with the same label get close keys, others far */
+    float key_temperature;     /* 0.1: its softmax temperature */
     /* in context */
     int prompt_similarity;     /* 0 (default, and every model file without the key) or 1: each
                                   prompt chunk's rows also get dec.sim_emb[b], b the band of the
@@ -126,10 +129,11 @@ typedef struct {
 } icstr_batch;
 
 typedef struct {
-    float loss;                /* total = ce + ctc_weight * ctc */
+    float loss;                /* total = ce + ctc_weight * ctc + key_weight * key */
     float ce;                  /* mean cross-entropy per label token (incl. EOC) */
     float ctc;                 /* CTC loss per label character, averaged over the images with a
                                   target (PyTorch's "mean"); 0 when ctc_weight == 0 */
+    float key;                 /* retrieval-key loss per anchor image; 0 when key_weight == 0 */
     int tokens;                /* label tokens that carried loss */
 } icstr_loss_info;
 

@@ -33,6 +33,8 @@ icstr_model_config icstr_model_default_config(void) {
     c.ctc_weight = 0.5f;
     c.label_smoothing = 0.1f;
     c.dropout = 0.0f;
+    c.key_weight = 0.0f;
+    c.key_temperature = 0.1f;
     return c;
 }
 
@@ -135,6 +137,10 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
         return CFG_FAIL("model.label_smoothing = %g is outside [0, 1)", c->label_smoothing);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return CFG_FAIL("model.dropout = %g is outside [0, 1)", c->dropout);
+    if (!(c->key_weight >= 0.0f && c->key_weight <= 100.0f))
+        return CFG_FAIL("model.key_weight = %g is outside [0, 100]", c->key_weight);
+    if (!(c->key_temperature >= 0.01f && c->key_temperature <= 10.0f))
+        return CFG_FAIL("model.key_temperature = %g is outside [0.01, 10]", c->key_temperature);
 
     size_t len = strnlen(c->charset, sizeof c->charset);
     if (len == sizeof c->charset) return CFG_FAIL("model.charset is not NUL-terminated");

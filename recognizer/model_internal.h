@@ -126,6 +126,10 @@ struct icstr_model {
         float *y0;                              /* (n M, D) initial latents */
         xblk_acts *blk;                         /* resampler_layers */
         float *out, *out_mean, *out_rstd;       /* (n M, D) final latents */
+        float *key, *key_norm, *key_dkey;       /* key loss: (n, D) keys, (n) |sum|, (n, D) grad */
+        float *key_coef;                        /* (n, n) d loss_i / d s_ij */
+        int *key_group, *key_len;               /* (n) label group (-1 none), label length */
+        const int **key_lab;                    /* (n) label tokens */
     } r;
     struct {
         int B, T;
@@ -202,6 +206,11 @@ int icstr_model_decoder_loss_(icstr_model *m, double *loss_sum);
 /* Backward with d loss = scale per counted row; latent-row gradients are added into m->g.dlat
  * (zeroed by the caller). Needs a train forward. */
 void icstr_model_decoder_backward_(icstr_model *m, float scale);
+
+/* The retrieval-key loss (model_key_loss.c) on the latents in m->r.out: returns the anchors,
+ * *loss their summed loss. Backward adds scale * its gradient into m->g.dlat. */
+int icstr_model_key_loss_(icstr_model *m, const icstr_batch *b, double *loss);
+void icstr_model_key_backward_(icstr_model *m, int n, float scale);
 
 /* Blocks (model_block.c). Self-attention on R = B*T rows; cross-attention from n*M latent rows
  * to n*N encoder rows. Backward: dres holds d output on entry and d input on return; the

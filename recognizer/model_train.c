@@ -1,7 +1,8 @@
 /* The recognizer's training loss: the batch is checked, every image goes through the encoder
  * and resampler once, the decoder reads the interleaved chunks, and the loss is the
  * label-smoothed cross-entropy of every label token (and EOC) of the chunks with loss on, plus
- * ctc_weight times the auxiliary CTC loss of the encoder tokens read left to right. */
+ * ctc_weight times the auxiliary CTC loss of the encoder tokens read left to right, plus
+ * key_weight times the retrieval-key loss of the images' keys (model_key_loss.c). */
 #include "model_internal.h"
 
 #include <string.h>
@@ -155,12 +156,16 @@ static int run(icstr_model *m, const icstr_batch *b, icstr_rng *rng, int backwar
     double ce_sum = 0.0, ctc_sum = 0.0;
     int tokens = icstr_model_decoder_loss_(m, &ce_sum);
     int imgs = c->ctc_weight > 0.0f ? ctc_forward(m, b, &ctc_sum) : 0;
+    double key_sum = 0.0;
+    int anchors = c->key_weight > 0.0f ? icstr_model_key_loss_(m, b, &key_sum) : 0;
     float ce = tokens ? (float)(ce_sum / tokens) : 0.0f;
     float ctc = imgs ? (float)(ctc_sum / imgs) : 0.0f;
+    float key = anchors ? (float)(key_sum / anchors) : 0.0f;
     if (info) {
         info->ce = ce;
         info->ctc = ctc;
-        info->loss = ce + c->ctc_weight * ctc;
+        info->key = key;
+        info->loss = ce + c->ctc_weight * ctc + c->key_weight * key;
         info->tokens = tokens;
     }
     if (backward) {
@@ -168,6 +173,7 @@ static int run(icstr_model *m, const icstr_batch *b, icstr_rng *rng, int backwar
         memset(m->g.dlat, 0, (size_t)n * c->latents * c->dec_dim * sizeof(float));
         memset(m->g.denc, 0, (size_t)n * m->N * c->enc_dim * sizeof(float));
         if (tokens) icstr_model_decoder_backward_(m, 1.0f / (float)tokens);
+        if (anchors) icstr_model_key_backward_(m, n, c->key_weight / (float)anchors);
         if (imgs) ctc_backward(m, n, c->ctc_weight / (float)imgs);
         icstr_model_encoder_backward_(m, n);
     }

@@ -183,7 +183,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
     double t_start = icstr_now_seconds(), t_window = t_start;
     int progress = !opt->quiet && isatty(2); /* a live line on a terminal; logs stay clean */
     long crops_window = 0;
-    double sum_loss = 0, sum_ce = 0, sum_ctc = 0, sum_norm = 0;
+    double sum_loss = 0, sum_ce = 0, sum_ctc = 0, sum_key = 0, sum_norm = 0;
     int n_window = 0;
     ICSTR_INFO("training steps %ld..%ld, batch %d, %d threads, bf16 %s, %zu parameters", step, stop,
                tc->batch_size, icstr_get_threads(), tc->bf16 ? "on" : "off", slab->total);
@@ -209,6 +209,7 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
         sum_loss += li.loss;
         sum_ce += li.ce;
         sum_ctc += li.ctc;
+        sum_key += li.key;
         sum_norm += norm;
         n_window++;
 
@@ -231,16 +232,18 @@ int icstr_train_run(const icstr_model_config *mc, const icstr_train_config *tc,
             double hours = hours_before + (now - t_start) / 3600.0;
             char val[32] = "";
             if (eval_now) snprintf(val, sizeof val, " val_acc %.3f", (double)val_acc);
-            ICSTR_INFO("step %ld loss %.4f (ce %.4f ctc %.4f) lr %.2e |g| %.2f %.0f crops/s train_acc %.3f%s", step,
-                       sum_loss / n_window, sum_ce / n_window, sum_ctc / n_window, (double)lr, sum_norm / n_window, cps,
-                       (double)train_acc, val);
+            char key[32] = "";
+            if (mc->key_weight > 0.0f) snprintf(key, sizeof key, " key %.4f", sum_key / n_window);
+            ICSTR_INFO("step %ld loss %.4f (ce %.4f ctc %.4f%s) lr %.2e |g| %.2f %.0f crops/s train_acc %.3f%s", step,
+                       sum_loss / n_window, sum_ce / n_window, sum_ctc / n_window, key, (double)lr, sum_norm / n_window,
+                       cps, (double)train_acc, val);
             fprintf(csv, "%ld,%.5f,%.5f,%.5f,%.3e,%.3f,%.1f,%.4f,%.4f,%.4f\n", step, sum_loss / n_window,
                     sum_ce / n_window, sum_ctc / n_window, (double)lr, sum_norm / n_window, cps,
                     (double)train_acc, (double)val_acc, hours);
             fflush(csv);
             t_window = icstr_now_seconds();
             crops_window = 0;
-            sum_loss = sum_ce = sum_ctc = sum_norm = 0;
+            sum_loss = sum_ce = sum_ctc = sum_key = sum_norm = 0;
             n_window = 0;
         }
         if ((tc->checkpoint_every && step % tc->checkpoint_every == 0) || step == stop) {

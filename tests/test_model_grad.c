@@ -5,7 +5,8 @@
  * and with dropout the gradient matches finite differences taken under the same dropout masks.
  * model.prompt_similarity: the bands of prompt-to-query cosines, the gradient of dec.sim_emb (the
  * batch has a prompt that is the query's own image), and zero bands computing what the model
- * without them computes. */
+ * without them computes. model.key_weight: the retrieval-key loss against a reference from the
+ * pool's embeddings, and its gradient. */
 #include "check.h"
 #include "model_internal.h"
 
@@ -100,6 +101,46 @@ static double fd_grad(icstr_model *m, const icstr_batch *b, float *w, uint64_t s
     return (4.0 * g[1] - g[0]) / 3.0;
 }
 
+/* Backprop gradients g1 of batch b against finite differences for per_tensor random entries
+ * of every tensor (the similarity bands: the top band's row, the one the batches use). */
+static void check_sampled(icstr_model *m, const icstr_batch *b, const float *g1, int per_tensor, icstr_rng *r,
+                          const char *what) {
+    icstr_slab *s = icstr_model_slab(m);
+    const icstr_model_config *cfg = icstr_model_get_config(m);
+    int checked = 0, bad = 0, sizeable = 0;
+    double worst = 0.0;
+    for (int t = 0; t < s->count; t++) {
+        const icstr_param *p = &s->params[t];
+        int tensor_bad = 0;
+        for (int k = 0; k < per_tensor && k < (int)p->numel; k++) {
+            size_t i = p->offset + (p->numel <= (size_t)per_tensor ? (size_t)k
+                                                                   : icstr_rng_below(r, (uint32_t)p->numel));
+            if (!strcmp(p->name, "dec.sim_emb"))
+                i = p->offset + (size_t)(ICSTR_SIM_BANDS - 1) * cfg->dec_dim + (size_t)k % (size_t)cfg->dec_dim;
+            double ga = g1[i];
+            double gn = fd_grad(m, b, &s->data[i], 5);
+            /* 1% relative, or 1e-4 absolute for gradients near 0 (the float loss's noise after
+             * the difference is about 2e-5) */
+            double err = fabs(ga - gn) / (1e-2 * fmax(fabs(ga), fabs(gn)) + 1e-4);
+            if (err > worst) worst = err;
+            checked++;
+            sizeable += fabs(gn) > 1e-2;
+            if (err > 1.0) {
+                bad++;
+                if (tensor_bad++ < 2)
+                    fprintf(stderr, "%s: %s[%zu]: backprop %.6g, finite difference %.6g\n", what,
+                            p->name, i - p->offset, ga, gn);
+            }
+        }
+    }
+    printf("%s: %d parameters in %d tensors, %d with |grad| > 1e-2, worst error %.3g of tolerance\n",
+           what, checked, s->count, sizeable, worst);
+    CHECK_MSG(bad == 0, "%s: %d of %d gradients wrong", what, bad, checked);
+    /* the check must not be vacuous */
+    CHECK_MSG(sizeable > checked / 2, "%s: only %d of %d gradients are sizeable", what, sizeable,
+              checked);
+}
+
 static void check_config(const icstr_model_config *cfg, int per_tensor, uint64_t seed,
                          const char *what) {
     icstr_model *m = NULL;
@@ -151,41 +192,7 @@ static void check_config(const icstr_model_config *cfg, int per_tensor, uint64_t
         if (fabsf(s->grad[i] - 2.0f * g1[i]) > 1e-6f * (1.0f + fabsf(g1[i]))) doubled = 0;
     CHECK_MSG(doubled, "%s: gradients do not accumulate", what);
 
-    /* sample: per_tensor random entries of every tensor */
-    int checked = 0, bad = 0, sizeable = 0;
-    double worst = 0.0;
-    for (int t = 0; t < s->count; t++) {
-        const icstr_param *p = &s->params[t];
-        int tensor_bad = 0;
-        for (int k = 0; k < per_tensor && k < (int)p->numel; k++) {
-            size_t i = p->offset + (p->numel <= (size_t)per_tensor ? (size_t)k
-                                                                   : icstr_rng_below(&r, (uint32_t)p->numel));
-            /* the similarity bands: the top band's row, the one this batch uses (seq1's first
-             * prompt is the query's image) */
-            if (!strcmp(p->name, "dec.sim_emb"))
-                i = p->offset + (size_t)(ICSTR_SIM_BANDS - 1) * cfg->dec_dim + (size_t)k % (size_t)cfg->dec_dim;
-            double ga = g1[i];
-            double gn = fd_grad(m, &b, &s->data[i], 5);
-            /* 1% relative, or 1e-4 absolute for gradients near 0 (the float loss's noise after
-             * the difference is about 2e-5) */
-            double err = fabs(ga - gn) / (1e-2 * fmax(fabs(ga), fabs(gn)) + 1e-4);
-            if (err > worst) worst = err;
-            checked++;
-            sizeable += fabs(gn) > 1e-2;
-            if (err > 1.0) {
-                bad++;
-                if (tensor_bad++ < 2)
-                    fprintf(stderr, "%s: %s[%zu]: backprop %.6g, finite difference %.6g\n", what,
-                            p->name, i - p->offset, ga, gn);
-            }
-        }
-    }
-    printf("%s: %d parameters in %d tensors, %d with |grad| > 1e-2, worst error %.3g of tolerance\n",
-           what, checked, s->count, sizeable, worst);
-    CHECK_MSG(bad == 0, "%s: %d of %d gradients wrong", what, bad, checked);
-    /* the check must not be vacuous */
-    CHECK_MSG(sizeable > checked / 2, "%s: only %d of %d gradients are sizeable", what, sizeable,
-              checked);
+    check_sampled(m, &b, g1, per_tensor, &r, what);
     free(g1);
     icstr_model_free(m);
 }
@@ -344,6 +351,93 @@ static void check_refusals(void) {
     icstr_model_free(m);
 }
 
+/* The retrieval-key loss (model.key_weight): its value against a reference computed here from
+ * the pool's own embeddings (icstr_model_encode), and its gradient against finite differences.
+ * Six plain sequences: "ab" twice, "ca" three times, and "ab" as a copy-task label
+ * (ICSTR_LOSS_TEXT: not what the image shows, so not a key label). */
+static void check_key_loss(void) {
+    enum { KB = 6 };
+    static const int kimg[KB] = {0, 1, 2, 3, 4, 5}, klen[KB] = {2, 2, 2, 2, 2, 2}, knc[KB] = {1, 1, 1, 1, 1, 1};
+    static const int klab[KB * ML] = {0, 1, 2, 2, 0, 1, 2, 2, 2, 0, 2, 2, 2, 0, 2, 2, 2, 0, 2, 2, 0, 1, 2, 2};
+    static const uint8_t kloss[KB] = {1, 1, 1, 1, 1, ICSTR_LOSS_TEXT};
+    static const int kgroup[KB] = {0, 0, 1, 1, 1, -1};
+    icstr_batch b;
+    memset(&b, 0, sizeof b);
+    b.B = KB;
+    b.images = images;
+    b.n_images = NIMG;
+    b.chunk_image = kimg;
+    b.chunk_label = klab;
+    b.chunk_len = klen;
+    b.n_chunks = knc;
+    b.max_chunks = 1;
+    b.loss_on = kloss;
+
+    icstr_model_config c = tiny_config(1, 1, 0.0f);
+    c.key_weight = 2.0f;
+    c.key_temperature = 0.5f;
+    icstr_model *m = NULL;
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_OK);
+    if (!m) return;
+    icstr_slab *s = icstr_model_slab(m);
+    icstr_model_init_weights(m, 21);
+    icstr_rng r;
+    icstr_rng_seed(&r, 22);
+    for (size_t i = 0; i < s->total; i++) s->data[i] += 0.3f * icstr_rng_normal(&r);
+
+    /* the reference: supervised contrastive loss over the pool embeddings of images 0-4 */
+    float emb[NIMG * 8];
+    CHECK(icstr_model_encode(m, images, NIMG, NULL, emb) == ICSTR_OK);
+    double ref = 0.0;
+    int anchors = 0;
+    for (int i = 0; i < KB; i++) {
+        if (kgroup[i] < 0) continue;
+        double z = 0.0, spos = 0.0;
+        int pos = 0;
+        for (int j = 0; j < KB; j++) {
+            if (j == i || kgroup[j] < 0) continue;
+            double dot = 0.0;
+            for (int d = 0; d < 8; d++) dot += (double)emb[i * 8 + d] * emb[j * 8 + d];
+            z += exp(dot / c.key_temperature);
+            if (kgroup[j] == kgroup[i]) spos += dot / c.key_temperature, pos++;
+        }
+        ref += log(z) - spos / pos;
+        anchors++;
+    }
+    ref /= anchors;
+    icstr_loss_info li;
+    CHECK(icstr_model_loss(m, &b, &li) == ICSTR_OK);
+    CHECK_MSG(fabs(li.key - ref) < 1e-5 * (1.0 + fabs(ref)), "key loss %.7g, reference %.7g", li.key, ref);
+    CHECK_NEAR(li.loss, li.ce + c.ctc_weight * li.ctc + c.key_weight * li.key, 1e-5);
+    CHECK(li.key > 0.1f);
+
+    /* the gradient, the key term included */
+    icstr_slab_zero_grad(s);
+    icstr_loss_info lt;
+    CHECK(icstr_model_train_step(m, &b, NULL, &lt) == ICSTR_OK);
+    CHECK(lt.loss == li.loss);
+    float *g1 = malloc(s->total * sizeof(float));
+    memcpy(g1, s->grad, s->total * sizeof(float));
+    check_sampled(m, &b, g1, 4, &r, "key loss");
+
+    /* without the term: no key loss, and the latents' gradient differs */
+    icstr_model_free(m);
+    c.key_weight = 0.0f;
+    CHECK(icstr_model_create(&c, 1, &m) == ICSTR_OK);
+    icstr_model_init_weights(m, 21);
+    s = icstr_model_slab(m);
+    icstr_rng_seed(&r, 22);
+    for (size_t i = 0; i < s->total; i++) s->data[i] += 0.3f * icstr_rng_normal(&r);
+    icstr_slab_zero_grad(s);
+    CHECK(icstr_model_train_step(m, &b, NULL, &lt) == ICSTR_OK);
+    CHECK(lt.key == 0.0f && lt.ce == li.ce && lt.ctc == li.ctc);
+    int differ = 0;
+    for (size_t i = 0; i < s->total; i++) differ += s->grad[i] != g1[i];
+    CHECK_MSG(differ > 0, "key_weight 2 and 0 give the same gradient");
+    free(g1);
+    icstr_model_free(m);
+}
+
 int main(void) {
     icstr_set_threads(1);
     icstr_rng r;
@@ -362,5 +456,6 @@ int main(void) {
     icstr_model_config c4 = tiny_config(1, 1, 0.0f);
     c4.prompt_similarity = 1;
     check_config(&c4, 4, 4, "conv stem, 1 layer, similarity bands");
+    check_key_loss();
     return check_finish("test_model_grad");
 }
