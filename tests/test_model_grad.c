@@ -56,20 +56,24 @@ static const int n_chunks[NB] = {1, 3, 2};
 /* seq2's "aa" is a copy-task label (cross-entropy only): image 4 has no CTC target */
 static const uint8_t loss_on[NB * NCH] = {1, 0, 0, 0, 1, 1, 1, ICSTR_LOSS_TEXT, 0};
 
-static icstr_batch make_batch(void) {
+/* A batch of B sequences over the NIMG test images. */
+static icstr_batch batch_of(int B, int max_chunks, const int *n_chunks_of, const int *image, const int *label,
+                            const int *len, const uint8_t *loss) {
     icstr_batch b;
     memset(&b, 0, sizeof b);
-    b.B = NB;
+    b.B = B;
     b.images = images;
     b.n_images = NIMG;
-    b.chunk_image = chunk_image;
-    b.chunk_label = chunk_label;
-    b.chunk_len = chunk_len;
-    b.n_chunks = n_chunks;
-    b.max_chunks = NCH;
-    b.loss_on = loss_on;
+    b.chunk_image = image;
+    b.chunk_label = label;
+    b.chunk_len = len;
+    b.n_chunks = n_chunks_of;
+    b.max_chunks = max_chunks;
+    b.loss_on = loss;
     return b;
 }
+
+static icstr_batch make_batch(void) { return batch_of(NB, NCH, n_chunks, chunk_image, chunk_label, chunk_len, loss_on); }
 
 /* The loss the gradient belongs to: train_step with a fixed dropout seed (the masks are then the
  * same on every call), its gradient output discarded. */
@@ -361,17 +365,7 @@ static void check_key_loss(void) {
     static const int klab[KB * ML] = {0, 1, 2, 2, 0, 1, 2, 2, 2, 0, 2, 2, 2, 0, 2, 2, 2, 0, 2, 2, 0, 1, 2, 2};
     static const uint8_t kloss[KB] = {1, 1, 1, 1, 1, ICSTR_LOSS_TEXT};
     static const int kgroup[KB] = {0, 0, 1, 1, 1, -1};
-    icstr_batch b;
-    memset(&b, 0, sizeof b);
-    b.B = KB;
-    b.images = images;
-    b.n_images = NIMG;
-    b.chunk_image = kimg;
-    b.chunk_label = klab;
-    b.chunk_len = klen;
-    b.n_chunks = knc;
-    b.max_chunks = 1;
-    b.loss_on = kloss;
+    icstr_batch b = batch_of(KB, 1, knc, kimg, klab, klen, kloss);
 
     icstr_model_config c = tiny_config(1, 1, 0.0f);
     c.key_weight = 2.0f;
