@@ -120,6 +120,8 @@ struct icstr_model {
         float *ctc_in, *ctc_logits, *ctc_grad;  /* (n N, E) column-major tokens, (n N, 1+chars) x2 */
         float *ctc_loss, *ctc_dloss;            /* (n) */
         int *ctc_tgt, *ctc_len;                 /* (n, max_label), (n) */
+        const int **img_label;                  /* (n) an image's label: its first chunk marked */
+        int *img_len;                           /* ICSTR_LOSS_ALL; length -1 for none (CTC, key loss) */
     } e;
     struct {
         float *colmean;                         /* (n M, E) column-block means */
@@ -128,8 +130,7 @@ struct icstr_model {
         float *out, *out_mean, *out_rstd;       /* (n M, D) final latents */
         float *key, *key_norm, *key_dkey;       /* key loss: (n, D) keys, (n) |sum|, (n, D) grad */
         float *key_coef;                        /* (n, n) d loss_i / d s_ij */
-        int *key_group, *key_len;               /* (n) label group (-1 none), label length */
-        const int **key_lab;                    /* (n) label tokens */
+        int *key_group;                         /* (n) label group (-1 none) */
     } r;
     struct {
         int B, T;
@@ -207,9 +208,9 @@ int icstr_model_decoder_loss_(icstr_model *m, double *loss_sum);
  * (zeroed by the caller). Needs a train forward. */
 void icstr_model_decoder_backward_(icstr_model *m, float scale);
 
-/* The retrieval-key loss (model_key_loss.c) on the latents in m->r.out: returns the anchors,
- * *loss their summed loss. Backward adds scale * its gradient into m->g.dlat. */
-int icstr_model_key_loss_(icstr_model *m, const icstr_batch *b, double *loss);
+/* The retrieval-key loss (model_key_loss.c) on the latents in m->r.out, by the labels in
+ * m->e.img_label / img_len: returns the anchors, *loss their summed loss. Backward adds scale * its gradient into m->g.dlat. */
+int icstr_model_key_loss_(icstr_model *m, int n, double *loss);
 void icstr_model_key_backward_(icstr_model *m, int n, float scale);
 
 /* Blocks (model_block.c). Self-attention on R = B*T rows; cross-attention from n*M latent rows

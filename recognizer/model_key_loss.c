@@ -15,18 +15,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Group of each image: the index of the first image with the same label, -1 for none. */
-static void label_groups(const icstr_model *m, const icstr_batch *b, int *group, const int **lab, int *len) {
-    int n = b->n_images, L = m->cfg.max_label;
-    for (int i = 0; i < n; i++) len[i] = -1;
-    for (int s = 0; s < b->B; s++)
-        for (int k = 0; k < b->n_chunks[s]; k++) {
-            size_t ci = (size_t)s * b->max_chunks + k;
-            int img = b->chunk_image[ci];
-            if (len[img] >= 0 || (b->loss_on && b->loss_on[ci] != ICSTR_LOSS_ALL)) continue;
-            len[img] = b->chunk_len[ci];
-            lab[img] = b->chunk_label + ci * L;
-        }
+/* Group of each image: the index of the first image with the same non-empty label, -1 for none. */
+static void label_groups(const icstr_model *m, int n, int *group) {
+    const int *len = m->e.img_len;
+    const int *const *lab = m->e.img_label;
     for (int i = 0; i < n; i++) {
         group[i] = -1;
         if (len[i] <= 0) continue;
@@ -39,13 +31,12 @@ static void label_groups(const icstr_model *m, const icstr_batch *b, int *group,
     }
 }
 
-int icstr_model_key_loss_(icstr_model *m, const icstr_batch *b, double *loss) {
-    int n = b->n_images, M = m->cfg.latents, D = m->cfg.dec_dim;
+int icstr_model_key_loss_(icstr_model *m, int n, double *loss) {
+    int M = m->cfg.latents, D = m->cfg.dec_dim;
     float t = m->cfg.key_temperature;
-    int *group = m->r.key_group, *len = m->r.key_len;
-    const int **lab = m->r.key_lab;
+    int *group = m->r.key_group;
     float *key = m->r.key, *coef = m->r.key_coef;
-    label_groups(m, b, group, lab, len);
+    label_groups(m, n, group);
     /* keys: k_i = u_i / |u_i|, u_i the sum of image i's latents (the mean's direction) */
     for (int i = 0; i < n; i++) {
         float *k = key + (size_t)i * D;

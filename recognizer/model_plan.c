@@ -107,6 +107,8 @@ static void layout_all(icstr_model *m, const model_plan *p, layout *L) {
     m->e.ctc_dloss = TAKE_F(L, n);
     m->e.ctc_tgt = TAKE_I(L, n * c->max_label);
     m->e.ctc_len = TAKE_I(L, n);
+    m->e.img_label = take(L, n, sizeof(const int *));
+    m->e.img_len = TAKE_I(L, n);
 
     /* resampler */
     m->r.colmean = TAKE_F(L, n * M * E);
@@ -120,15 +122,13 @@ static void layout_all(icstr_model *m, const model_plan *p, layout *L) {
     m->r.out = TAKE_F(L, n * M * D);
     m->r.out_mean = TAKE_F(L, n * M);
     m->r.out_rstd = TAKE_F(L, n * M);
-    /* the key loss (a training model only: its (n, n) table grows with the batch) */
-    size_t nk = p->train || c->key_weight > 0.0f ? n : 0;
+    /* the key loss, only where it is on: its (n, n) table grows with the batch */
+    size_t nk = c->key_weight > 0.0f ? n : 0;
     m->r.key = TAKE_F(L, nk * D);
     m->r.key_norm = TAKE_F(L, nk);
     m->r.key_dkey = TAKE_F(L, nk * D);
     m->r.key_coef = TAKE_F(L, nk * nk);
     m->r.key_group = TAKE_I(L, nk);
-    m->r.key_len = TAKE_I(L, nk);
-    m->r.key_lab = take(L, nk, sizeof(const int *));
 
     /* decoder */
     m->d.chunks = take(L, p->chunks, sizeof(dec_chunk));

@@ -68,22 +68,32 @@ static void batch_chunks(icstr_model *m, const icstr_batch *b, int *seq_start) {
     seq_start[b->B] = k;
 }
 
+/* Each image's label, the CTC target and the key loss's (model_key_loss.c): that of its first
+ * chunk marked ICSTR_LOSS_ALL, a label the image shows; length -1 for an image without one. */
+static void image_labels(icstr_model *m, const icstr_batch *b) {
+    int L = m->cfg.max_label;
+    for (int i = 0; i < b->n_images; i++) m->e.img_len[i] = -1;
+    for (int s = 0; s < b->B; s++)
+        for (int k = 0; k < b->n_chunks[s]; k++) {
+            size_t ci = (size_t)s * b->max_chunks + k;
+            int img = b->chunk_image[ci];
+            if (m->e.img_len[img] >= 0 || (b->loss_on && b->loss_on[ci] != ICSTR_LOSS_ALL)) continue;
+            m->e.img_len[img] = b->chunk_len[ci];
+            m->e.img_label[img] = b->chunk_label + ci * L;
+        }
+}
+
 /* CTC forward over the encoder tokens in column-major order (x outer, y inner): each image's
- * target is the label of its first chunk marked ICSTR_LOSS_ALL; images without one are not counted.
+ * target is its label (image_labels); images without one are not counted.
  * Returns the counted images and the sum of their length-normalised losses. */
 static int ctc_forward(icstr_model *m, const icstr_batch *b, double *sum) {
     const icstr_model_config *c = &m->cfg;
     int n = b->n_images, N = m->N, E = c->enc_dim, Hp = m->Hp, Wp = m->Wp, L = c->max_label;
     int *tgt = m->e.ctc_tgt, *len = m->e.ctc_len;
-    for (int i = 0; i < n; i++) len[i] = -1;
-    for (int s = 0; s < b->B; s++)
-        for (int k = 0; k < b->n_chunks[s]; k++) {
-            size_t ci = (size_t)s * b->max_chunks + k;
-            int img = b->chunk_image[ci];
-            if (len[img] >= 0 || (b->loss_on && b->loss_on[ci] != ICSTR_LOSS_ALL)) continue;
-            len[img] = b->chunk_len[ci];
-            for (int j = 0; j < len[img]; j++) tgt[(size_t)img * L + j] = 1 + b->chunk_label[ci * L + j];
-        }
+    for (int i = 0; i < n; i++) {
+        len[i] = m->e.img_len[i];
+        for (int j = 0; j < len[i]; j++) tgt[(size_t)i * L + j] = 1 + m->e.img_label[i][j];
+    }
     /* each image's loss is divided by its label length (PyTorch's "mean" reduction), so the
      * CTC term is per character like the cross-entropy; ctc_dloss holds that factor, 0 for
      * images without a target */
@@ -155,9 +165,10 @@ static int run(icstr_model *m, const icstr_batch *b, icstr_rng *rng, int backwar
     if ((rc = icstr_model_decoder_forward_(m, m->d.chunks, seq_start, b->B, backward, rng))) return rc;
     double ce_sum = 0.0, ctc_sum = 0.0;
     int tokens = icstr_model_decoder_loss_(m, &ce_sum);
+    image_labels(m, b);
     int imgs = c->ctc_weight > 0.0f ? ctc_forward(m, b, &ctc_sum) : 0;
     double key_sum = 0.0;
-    int anchors = c->key_weight > 0.0f ? icstr_model_key_loss_(m, b, &key_sum) : 0;
+    int anchors = c->key_weight > 0.0f ? icstr_model_key_loss_(m, b->n_images, &key_sum) : 0;
     float ce = tokens ? (float)(ce_sum / tokens) : 0.0f;
     float ctc = imgs ? (float)(ctc_sum / imgs) : 0.0f;
     float key = anchors ? (float)(key_sum / anchors) : 0.0f;
