@@ -56,13 +56,18 @@ static odd_file odd[N_KINDS] = {
     {"x20_pdf.png", 0, "unknown image type"},
 };
 
-static int write_bytes(const char *name, const void *b, size_t n) {
-    char path[8300];
-    snprintf(path, sizeof path, "%s/%s", D, name);
+static int write_file(const char *path, const void *b, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     size_t w = n ? fwrite(b, 1, n, f) : 0;
     return fclose(f) || w != n ? -1 : 0;
+}
+
+/* name in the crops folder */
+static int write_bytes(const char *name, const void *b, size_t n) {
+    char path[8300];
+    snprintf(path, sizeof path, "%s/%s", D, name);
+    return write_file(path, b, n);
 }
 
 /* A crop with a word drawn on it; size, colours and format vary with i. */
@@ -147,9 +152,7 @@ static int make_odd_files(void) {
     bad |= write_bytes(odd[8].name, crop, nc);
     char keep[8300];
     snprintf(keep, sizeof keep, "%s/unreadable.png", T);
-    FILE *kf = fopen(keep, "wb");
-    bad |= !kf || fwrite(crop, 1, nc, kf) != nc;
-    if (kf) bad |= fclose(kf) != 0;
+    bad |= write_file(keep, crop, nc);
     free(one);
     free(wide);
     free(crop);
