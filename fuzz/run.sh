@@ -4,6 +4,7 @@
 # fuzz/corpus/<target>/ and fuzz/regressions/<target>/; new interesting inputs go to
 # build-fuzz/corpus/<target>/ (so the committed seeds stay small), crashes to
 # build-fuzz/crashes/<target>/, the full log to build-fuzz/logs/<target>.log.
+# A crash prints the report and the input (base64 when up to 4 KiB).
 # Exit 1 when any target crashed (or failed to start). Usage: fuzz/run.sh [SECONDS] [TARGET...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,14 @@ for t in "${targets[@]}"; do
   if ((rc != 0)); then
     status=1
     echo "$t: FAILED (exit $rc): $(grep -a -m1 -E 'ERROR|runtime error|deadly signal' "$OUT/logs/$t.log")"
-    ls "$OUT/crashes/$t" | sed "s|^|  $OUT/crashes/$t/|"
+    # the log's report and each crashing input (base64, when small) go to stdout, so a crash found
+    # on a CI machine can be replayed from its log alone: base64 -d > fuzz/regressions/$t/NAME
+    grep -a -m1 -A24 -E 'ERROR|runtime error|deadly signal' "$OUT/logs/$t.log" | sed 's/^/  | /'
+    for c in "$OUT/crashes/$t"/*; do
+      [ -f "$c" ] || continue
+      echo "  $c ($(stat -c %s "$c") bytes)"
+      (($(stat -c %s "$c") <= 4096)) && base64 -w 100 "$c" | sed 's/^/  base64: /'
+    done
   else
     printf '%-18s %s  (%s execs in %ss)\n' "$t" "$done_line" "${execs:-?}" "$SECS"
   fi

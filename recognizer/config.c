@@ -137,8 +137,12 @@ static const char *set_scalar(const field *f, void *dst, const char *s) {
     case F_FLOAT: {
         double v = strtod(s, &end);
         if (end == s || *end || errno || !isfinite(v)) return "expected a number";
-        if (v < f->min || v > f->max) return "out of range";
-        *(float *)dst = (float)v;
+        /* the range is checked on the float that is stored: 0.0100000001 passes a double check
+         * against 0.01 but is stored as 0.00999999978f, which the metadata round trip (and any
+         * later check) reads back as out of range */
+        float fv = (float)v;
+        if (fv < (float)f->min || fv > (float)f->max) return "out of range";
+        *(float *)dst = fv;
         return NULL;
     }
     case F_BOOL:

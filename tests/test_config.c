@@ -92,9 +92,28 @@ static void test_meta_and_dump(void) {
     free(dump);
 }
 
+/* A float's range is checked on the float stored, not the double read: 0.0100000001 is stored as
+ * 0.01f (0.00999999978), below the double 0.01, and its metadata must still read back (the
+ * fuzz_config regression key_temperature_rounds_below_min.yaml). */
+static void test_float_bounds(void) {
+    icstr_model_config mc, back = icstr_model_default_config();
+    icstr_train_config tc;
+    CHECK_MSG(parse("model:\n  key_temperature: 0.0100000001\n", &mc, &tc) == ICSTR_OK, "%s", icstr_last_error());
+    CHECK(mc.key_temperature == 0.01f);
+    const char *keys[64], *values[64];
+    char buf[4096];
+    int n = icstr_config_model_to_meta(&mc, keys, values, 64, buf, sizeof buf);
+    kv m = {keys, values, n};
+    CHECK_MSG(n > 0 && icstr_config_model_from_meta(&back, kv_get, &m) == ICSTR_OK, "%s", icstr_last_error());
+    CHECK(back.key_temperature == mc.key_temperature);
+    CHECK(parse("model:\n  key_temperature: 0.0099\n", &mc, &tc) == ICSTR_ERR_CONFIG);
+    CHECK(strstr(icstr_last_error(), "out of range"));
+}
+
 int main(void) {
     test_values();
     test_errors();
     test_meta_and_dump();
+    test_float_bounds();
     return check_finish("test_config");
 }
