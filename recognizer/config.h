@@ -52,6 +52,8 @@ typedef struct {
                                     query's own input under a label the image does not show */
     float twin_fraction;         /* share of those whose nearest prompt is a twin: the same text in
                                     another crop (or, as a decoy, a one-character edit of it) */
+    float cipher_fraction;       /* share of those that are cipher episodes: one character of the
+                                    query, shown by a prompt too, written as another in every label */
     /* bookkeeping */
     int log_every, eval_every, checkpoint_every;
     char out_dir[ICSTR_PATH_MAX];      /* checkpoints, CSV log */

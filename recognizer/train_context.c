@@ -22,10 +22,16 @@
  *              drawn twice in one rendered style, as a receipt's "ROUNDING" or "15.00" recurs in
  *              the pool; or, as a decoy, a rendered one-character edit of it ("15.00" beside
  *              "13.00"): the prompt's label helps only where the images agree.
+ *   cipher     (train.cipher_fraction of the sequences) a style or caption episode in which one
+ *              character of the query that a prompt also shows is written as another in every
+ *              label (half the time a lookalike: O written 0, as plates write it; else any letter
+ *              or digit): only the prompts say what that glyph is called here, so reading the
+ *              query right needs the prompts' labels matched to their glyphs, not copied whole.
  * Prompts are ordered most similar last, as the pool orders them. */
 #include "train_internal.h"
 
 #include <cblas.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,9 +397,56 @@ static int seq_neighbours(icstr_train_data *td, icstr_rng *r, int k, int task, f
     return rc;
 }
 
+/* Lookalikes a domain may write one for the other: a plate's O is 0, a receipt's D is 0. */
+static const char lookalikes[][2] = {{'O', '0'}, {'0', 'O'}, {'D', '0'}, {'Q', '0'}, {'o', '0'}, {'I', '1'},
+                                     {'1', 'I'}, {'l', '1'}, {'S', '5'}, {'5', 'S'}, {'B', '8'}, {'8', 'B'},
+                                     {'Z', '2'}, {'2', 'Z'}, {'G', '6'}, {'6', 'G'}, {'U', 'V'}, {'V', 'U'}};
+
+int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k) {
+    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const char *query = labels + (size_t)(k - 1) * cap;
+    char shared[sizeof alnum];
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)query; *p && k >= 2; p++) {
+        if (*p >= 0x80 || !isalnum(*p) || memchr(shared, *p, (size_t)n)) continue;
+        for (int c = 0; c < k - 1; c++)
+            if (strchr(labels + (size_t)c * cap, *p)) {
+                shared[n++] = (char)*p;
+                break;
+            }
+    }
+    if (!n) return 0;
+    char from = shared[icstr_rng_below(r, (uint32_t)n)], to = 0;
+    if (icstr_rng_uniform(r) < 0.5f) {
+        int options = 0;
+        for (size_t i = 0; i < sizeof lookalikes / sizeof *lookalikes; i++)
+            if (lookalikes[i][0] == from && icstr_rng_below(r, (uint32_t)++options) == 0) to = lookalikes[i][1];
+    }
+    while (!to || to == from) to = alnum[icstr_rng_below(r, sizeof alnum - 1)];
+    for (int c = 0; c < k; c++)
+        for (char *p = labels + (size_t)c * cap; *p; p++)
+            if (*p == from) *p = to;
+    return 1;
+}
+
+/* A cipher episode (icstr_train_cipher_labels): the merged labels train the decoder on the query
+ * alone; the prompts' labels are context (no loss: the first prompt cannot know the merge) and
+ * CTC, which reads no context, never sees them. */
+static int seq_cipher(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw, char *labels, int cap,
+                      uint8_t *loss) {
+    int rc = icstr_rng_uniform(r) < 0.5f ? seq_episode(td, r, step, k, 0, chw, labels, cap)
+                                         : seq_caption(td, r, step, k, chw, labels, cap);
+    if (rc || !icstr_train_cipher_labels(r, labels, cap, k)) return rc;
+    for (int c = 0; c < k - 1; c++) loss[c] = ICSTR_LOSS_NONE;
+    loss[k - 1] = ICSTR_LOSS_TEXT;
+    return ICSTR_OK;
+}
+
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,
                                  char *labels, int label_cap, uint8_t *loss) {
     for (int c = 0; c < k; c++) loss[c] = ICSTR_LOSS_ALL;
+    if (td->tc.cipher_fraction > 0.0f && td->synth && icstr_rng_uniform(r) < td->tc.cipher_fraction)
+        return seq_cipher(td, r, step, k, chw, labels, label_cap, loss);
     if (td->tc.twin_fraction > 0.0f && icstr_rng_uniform(r) < td->tc.twin_fraction) {
         int real = td->n_twins > 0 && (!td->synth || icstr_rng_uniform(r) < 0.5f);
         if (real) return seq_neighbours(td, r, k, NB_TWIN, chw, labels, label_cap, loss);

@@ -60,6 +60,11 @@ int icstr_train_copy_label(char *dst, int cap, const char *src);
 /* In-context sequences (train_context.c). */
 int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m);
 void icstr_train_context_free(icstr_train_data *td);
+/* A cipher episode's labels (train.cipher_fraction): k labels, cap bytes apart, the query last.
+ * One ASCII letter or digit of the query that a prompt's label also holds is replaced by another,
+ * in every label, half the time by a lookalike (O by 0, I by 1, ...). Returns 1 when it merged,
+ * 0 when no character of the query is in a prompt (labels unchanged). */
+int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k);
 /* Fills a sequence of k >= 2 chunks (k-1 prompts, most similar last, then the query) and what
  * each chunk's label trains (loss: k ICSTR_LOSS_* values). */
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,

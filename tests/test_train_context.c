@@ -141,6 +141,78 @@ static void test_twin_sequences(icstr_model *m, icstr_train_config tc, const ics
     icstr_train_data_close(td);
 }
 
+/* A cipher merge: the query's one character that a prompt also shows ('O' here: R and M are in no
+ * prompt) is written as the same other character in every label; nothing else changes; half the
+ * time a lookalike ('0'). No shared character: nothing changes. */
+static void test_cipher_labels(void) {
+    enum { CAP = 16 };
+    const char *orig[3] = {"HOUSE", "BOAT", "ROOM"};
+    int ok = 1, merged = 0, lookalike = 0, other = 0;
+    for (uint64_t seed = 0; seed < 60; seed++) {
+        char labels[3 * CAP] = {0};
+        for (int c = 0; c < 3; c++) strcpy(labels + c * CAP, orig[c]);
+        icstr_rng r;
+        icstr_rng_seed(&r, seed);
+        merged += icstr_train_cipher_labels(&r, labels, CAP, 3);
+        char to = labels[2 * CAP + 1];
+        for (int c = 0; c < 3; c++) {
+            const char *a = orig[c], *b = labels + c * CAP;
+            ok &= strlen(a) == strlen(b);
+            for (size_t i = 0; a[i]; i++) ok &= a[i] == 'O' ? b[i] == to && to != 'O' : b[i] == a[i];
+        }
+        lookalike += to == '0';
+        other += to != '0';
+    }
+    CHECK_MSG(ok && merged == 60, "merged %d of 60", merged);
+    CHECK_MSG(lookalike > 15 && other > 15, "O written 0 %d times, as another character %d times", lookalike, other);
+    char none[2 * CAP] = "ABC";
+    strcpy(none + CAP, "XYZ");
+    icstr_rng r;
+    icstr_rng_seed(&r, 1);
+    CHECK(icstr_train_cipher_labels(&r, none, CAP, 2) == 0 && !strcmp(none, "ABC") && !strcmp(none + CAP, "XYZ"));
+    CHECK(icstr_train_cipher_labels(&r, none + CAP, CAP, 1) == 0 && !strcmp(none + CAP, "XYZ"));
+}
+
+/* cipher_fraction 1: every sequence with prompts is a style or caption episode; where a merge was
+ * possible, the query alone carries a loss, the decoder's, and its merged character is in a
+ * prompt's label; the rest train everything. */
+static void test_cipher_sequences(icstr_model *m, icstr_train_config tc, const icstr_model_config *mc) {
+    tc.cipher_fraction = 1.0f;
+    icstr_train_data *td = NULL;
+    CHECK(icstr_train_data_open(m, &tc, &td) == ICSTR_OK);
+    if (!td) return;
+    CHECK(icstr_train_context_prepare(td, m) == ICSTR_OK);
+    icstr_train_batch a;
+    CHECK(icstr_train_batch_alloc(&a, mc, tc.batch_size, tc.prompts_max) == ICSTR_OK);
+    int merged = 0, unmerged = 0, shape_ok = 1;
+    for (long step = 0; step < 4; step++) {
+        CHECK(icstr_train_batch_fill(&a, td, m, step) == ICSTR_OK);
+        for (int s = 0; s < a.B; s++) {
+            int k = a.n_chunks[s];
+            if (k < 2) continue;
+            const uint8_t *loss = a.loss_on + (size_t)s * a.max_chunks;
+            const char *query = a.labels + (size_t)(a.first[s] + k - 1) * ICSTR_LABEL_CAP;
+            if (loss[k - 1] != ICSTR_LOSS_TEXT) {
+                for (int c = 0; c < k; c++) shape_ok &= loss[c] == ICSTR_LOSS_ALL;
+                unmerged++;
+                continue;
+            }
+            int shared = 0;
+            for (int c = 0; c < k - 1; c++) {
+                shape_ok &= loss[c] == ICSTR_LOSS_NONE;
+                const char *p = a.labels + (size_t)(a.first[s] + c) * ICSTR_LABEL_CAP;
+                for (const char *q = query; *q; q++) shared |= strchr(p, *q) != NULL;
+            }
+            shape_ok &= shared;
+            merged++;
+        }
+    }
+    CHECK_MSG(shape_ok, "a cipher sequence has the wrong losses");
+    CHECK_MSG(merged > 10, "%d merged cipher episodes, %d not", merged, unmerged);
+    icstr_train_batch_free(&a);
+    icstr_train_data_close(td);
+}
+
 static int same_tensor(icstr_model *a, icstr_model *b, const char *name) {
     const icstr_slab *sa = icstr_model_slab(a), *sb = icstr_model_slab(b);
     const icstr_param *pa = NULL, *pb = NULL;
@@ -279,6 +351,7 @@ static void test_caption_compose(void) {
 int main(void) {
     icstr_log_set_level(ICSTR_LOG_WARN);
     test_caption_compose();
+    test_cipher_labels();
     if (!mkdtemp(tmpdir)) return 1;
     icstr_model_config mc = icstr_model_default_config();
     mc.img_h = 16;
@@ -423,6 +496,7 @@ int main(void) {
 
     icstr_train_data_close(td);
     test_twin_sequences(m, tc, &mc);
+    test_cipher_sequences(m, tc, &mc);
 
     /* a plain config (prompts_max 0) yields exactly the plain samples */
     tc.prompts_max = 0;
