@@ -29,7 +29,7 @@ for t in "${targets[@]}"; do
     "$OUT/corpus/$t" "${seeds[@]}" >"$OUT/logs/$t.log" 2>&1
   rc=$?
   done_line=$(grep -a 'DONE' "$OUT/logs/$t.log" | tail -1)
-  execs=$(grep -a '^stat::number_of_executed_units' "$OUT/logs/$t.log" | awk '{print $2}')
+  execs=$(grep -a '^stat::number_of_executed_units' "$OUT/logs/$t.log" | tail -1 | awk '{print $2}')
   if ((rc != 0)); then
     status=1
     echo "$t: FAILED (exit $rc): $(grep -a -m1 -E 'ERROR|runtime error|deadly signal' "$OUT/logs/$t.log")"
