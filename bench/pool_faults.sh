@@ -17,6 +17,8 @@
 #                `pool stats`, `pool check` and `recognize --pool` must refuse with a message and
 #                exit 1, or succeed with the good pool's output; never die by a signal, never hang.
 #                A success whose output differs from the good pool's is a silent corruption.
+# Every add is of whole crops (--split-aspect 0): the rendered sets hold long lines whose pieces a
+# default add would store as records of their own, and the record counts here are crops.
 # Prints a table, and writes results.csv (campaign,metric,value), summary.txt and logs/ to the
 # output folder. Needs only the icstr binary ($ICSTR), the shipped model, bash, coreutils and perl
 # (perl only to find LMDB's structural pages; without it every flip is at a random offset).
@@ -182,7 +184,7 @@ campaign_kills() {
     local -a moments=()
     t0=$(now_ms)
     while [ $k -lt "$KILLS" ]; do
-        "$ICSTR" pool add "$pool" --data "$set" --chunk "$CHUNK" --threads 1 --tag kills >>"$LOG/kills-add.log" 2>&1 &
+        "$ICSTR" pool add "$pool" --data "$set" --split-aspect 0 --chunk "$CHUNK" --threads 1 --tag kills >>"$LOG/kills-add.log" 2>&1 &
         local pid=$! ms
         ms=$(rand_ms "$KILL_MIN_MS" "$KILL_MAX_MS")
         sleep_ms "$ms"
@@ -223,7 +225,7 @@ campaign_kills() {
     done
     # resume to the end, unkilled
     note "kills: $k kills done, resuming the add to the end"
-    "$ICSTR" pool add "$pool" --data "$set" --chunk "$CHUNK" --threads 1 --tag kills >>"$LOG/kills-add.log" 2>&1
+    "$ICSTR" pool add "$pool" --data "$set" --split-aspect 0 --chunk "$CHUNK" --threads 1 --tag kills >>"$LOG/kills-add.log" 2>&1
     local final_rc=$?
     [ $final_rc -eq 0 ] || fail "kills: the final add exited $final_rc"
     list_pool "$pool" "$WORK/kills.final" || fail "kills: the final pool check failed"
@@ -266,7 +268,7 @@ campaign_disk() {
     render "$DISK_CROPS" "$((SEED + 10))" "$set"
     create_pool "$pool" || { umount "$MNT"; MNT=""; return; }
     dd if=/dev/zero of="$MNT/filler" bs=1M count="$FILLER_MB" status=none 2>>"$LOG/disk.log"
-    "$ICSTR" pool add "$pool" --data "$set" --chunk 16 --threads 1 --tag disk >"$LOG/disk-add1.out" 2>"$LOG/disk-add1.err"
+    "$ICSTR" pool add "$pool" --data "$set" --split-aspect 0 --chunk 16 --threads 1 --tag disk >"$LOG/disk-add1.out" 2>"$LOG/disk-add1.err"
     local rc1=$? msg
     msg=$(tr '\r' '\n' <"$LOG/disk-add1.err" | grep '^icstr pool add:' | tail -2 | tr '\n' ' ')
     local full_ok=1
@@ -286,7 +288,7 @@ campaign_disk() {
     local committed
     committed=$(wc -l <"$WORK/disk.full")
     rm -f "$MNT/filler"
-    "$ICSTR" pool add "$pool" --data "$set" --chunk 16 --threads 1 --tag disk >"$LOG/disk-add2.out" 2>"$LOG/disk-add2.err"
+    "$ICSTR" pool add "$pool" --data "$set" --split-aspect 0 --chunk 16 --threads 1 --tag disk >"$LOG/disk-add2.out" 2>"$LOG/disk-add2.err"
     local rc2=$?
     [ $rc2 -eq 0 ] || fail "disk: after freeing space the add exited $rc2: $(tail -c 300 "$LOG/disk-add2.err")"
     list_pool "$pool" "$WORK/disk.final" || fail "disk: pool check after freeing space failed"
@@ -345,9 +347,9 @@ campaign_concurrency() {
     done
     local t0
     t0=$(now_ms)
-    "$ICSTR" pool add "$pool" --data "$a" --tag writerA --chunk "$CHUNK" --threads 1 >"$LOG/writerA.out" 2>"$LOG/writerA.err" &
+    "$ICSTR" pool add "$pool" --data "$a" --split-aspect 0 --tag writerA --chunk "$CHUNK" --threads 1 >"$LOG/writerA.out" 2>"$LOG/writerA.err" &
     local wa=$!
-    "$ICSTR" pool add "$pool" --data "$b" --tag writerB --chunk "$CHUNK" --threads 1 >"$LOG/writerB.out" 2>"$LOG/writerB.err" &
+    "$ICSTR" pool add "$pool" --data "$b" --split-aspect 0 --tag writerB --chunk "$CHUNK" --threads 1 >"$LOG/writerB.out" 2>"$LOG/writerB.err" &
     local wb=$!
     wait "$wa"
     local rca=$?
@@ -420,7 +422,7 @@ campaign_corruption() {
     render "$CORRUPT_CROPS" "$((SEED + 30))" "$set"
     create_pool "$good" || return
     # several commits, so the two meta pages and the free pages hold different states
-    "$ICSTR" pool add "$good" --data "$set" --chunk 50 --threads 1 --tag corrupt >"$LOG/corrupt-add.log" 2>&1 || { fail "corruption: building the good pool"; return; }
+    "$ICSTR" pool add "$good" --data "$set" --split-aspect 0 --chunk 50 --threads 1 --tag corrupt >"$LOG/corrupt-add.log" 2>&1 || { fail "corruption: building the good pool"; return; }
     rm -f "$good/lock.mdb"
     local -a queries=()
     mapfile -t queries < <(ls "$set.un/images" | head -6 | sed "s|^|$set.un/images/|")
