@@ -38,8 +38,9 @@ for t in "${targets[@]}"; do
     grep -a -m1 -A24 -E 'ERROR|runtime error|deadly signal' "$OUT/logs/$t.log" | sed 's/^/  | /'
     for c in "$OUT/crashes/$t"/*; do
       [ -f "$c" ] || continue
-      echo "  $c ($(stat -c %s "$c") bytes)"
-      (($(stat -c %s "$c") <= 4096)) && base64 -w 100 "$c" | sed 's/^/  base64: /'
+      size=$(stat -c %s "$c")
+      echo "  $c ($size bytes)"
+      ((size <= 4096)) && base64 -w 100 "$c" | sed 's/^/  base64: /'
     done
   else
     printf '%-18s %s  (%s execs in %ss)\n' "$t" "$done_line" "${execs:-?}" "$SECS"

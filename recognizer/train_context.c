@@ -294,11 +294,13 @@ static void occlude(float *chw, int H, int W, icstr_rng *r) {
     }
 }
 
+/* The letters and digits an edited or merged label draws from (false_label, cipher labels). */
+static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
 /* A label the crop does not show, for copy tasks: another train crop's label a third of the
  * time, else the crop's own label with 1-3 characters replaced, inserted or deleted (an ASCII
  * label; a label with other bytes takes another crop's). Never the crop's own label. */
 static int false_label(const icstr_train_data *td, icstr_rng *r, const char *label, char *dst, int cap) {
-    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     int max = td->mc.max_label < cap - 1 ? td->mc.max_label : cap - 1, n = (int)strlen(label), ascii = n <= max;
     for (int i = 0; i < n && ascii; i++) ascii = (unsigned char)label[i] < 0x80;
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -403,11 +405,11 @@ static const char lookalikes[][2] = {{'O', '0'}, {'0', 'O'}, {'D', '0'}, {'Q', '
                                      {'Z', '2'}, {'2', 'Z'}, {'G', '6'}, {'6', 'G'}, {'U', 'V'}, {'V', 'U'}};
 
 int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k) {
-    static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    if (k < 2) return 0;
     const char *query = labels + (size_t)(k - 1) * cap;
     char shared[sizeof alnum];
     int n = 0;
-    for (const unsigned char *p = (const unsigned char *)query; *p && k >= 2; p++) {
+    for (const unsigned char *p = (const unsigned char *)query; *p; p++) {
         if (*p >= 0x80 || !isalnum(*p) || memchr(shared, *p, (size_t)n)) continue;
         for (int c = 0; c < k - 1; c++)
             if (strchr(labels + (size_t)c * cap, *p)) {
