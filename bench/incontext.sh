@@ -37,24 +37,6 @@ done
 mkdir -p "$out"
 data=$(cd "$data" && pwd)
 
-# list files: absolute image paths, so the lists can live anywhere
-split_domain() { # domain -> $out/<domain>-pool.txt (candidates, in pool order), $out/<domain>-test.txt
-  local d=$1 gt="$data/$1/gt.txt"
-  case "$d" in
-    us_plates)
-      awk -F'\t' -v dir="$data/$d" '{print dir "/" $1 "\t" $2}' "$gt" |
-        shuf --random-source=<(yes 20261121) > "$out/$d-all.txt"
-      head -n 100 "$out/$d-all.txt" > "$out/$d-pool.txt"
-      tail -n +101 "$out/$d-all.txt" > "$out/$d-test.txt" ;;
-    receipt_lines)
-      awk -F'\t' -v dir="$data/$d" '{print dir "/" $1 "\t" $2}' "$gt" > "$out/$d-all.txt"
-      # pool candidates: lines the model can hold as prompts (labels of at most 25 characters)
-      grep -E '/00[0-9]_[0-9]+\.png' "$out/$d-all.txt" | awk -F'\t' 'length($2) <= 25' |
-        shuf --random-source=<(yes 20261121) > "$out/$d-pool.txt"
-      grep -E '/0(1[0-9]|2[0-9]|3[0-9])_[0-9]+\.png' "$out/$d-all.txt" > "$out/$d-test.txt" ;;
-  esac
-}
-
 . bench/score_lib.sh
 
 csv="$out/incontext.csv"

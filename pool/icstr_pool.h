@@ -250,6 +250,8 @@ int icstr_pool_prompts_init(icstr_pool_prompts *pp, const icstr_pool *p, int cap
  * out (that query gets fewer prompts). Errors: those of icstr_pool_search and icstr_pool_get. */
 int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr_pool_prompts *pp);
 void icstr_pool_prompts_free(icstr_pool_prompts *pp);
+/* The model the handle was opened with (NULL for metadata-only use). */
+icstr_model *icstr_pool_model(const icstr_pool *p);
 
 /* ---- re-embedding ---- */
 

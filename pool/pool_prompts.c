@@ -124,3 +124,5 @@ int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr
     pool_txn_abort(p, txn);
     return rc;
 }
+
+icstr_model *icstr_pool_model(const icstr_pool *p) { return p ? p->model : NULL; }

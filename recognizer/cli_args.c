@@ -47,6 +47,16 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         long v;
         if (icstr_cli_long(cmd, a, argv[++*i], 0, 1024, &v)) return 2;
         r->shots = (int)v;
+    } else if (!strcmp(a, "--lexicon") || !strcmp(a, "--no-lexicon")) {
+        r->lexicon = a[2] == 'l';
+    } else if (!strcmp(a, "--lexicon-margin") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1000.0, &v)) return 2;
+        r->lexicon_params.margin = (float)v;
+    } else if (!strcmp(a, "--lexicon-distance") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
+        r->lexicon_params.max_ned = (float)v;
     } else if (!strcmp(a, "--min-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;

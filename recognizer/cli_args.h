@@ -13,7 +13,8 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 
 /* The options that say how crops are read with a pool, and their help lines. */
 #define ICSTR_CLI_POOL_READING_USAGE \
-    "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S]"
+    "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S] " \
+    "[--lexicon [--lexicon-distance D] [--lexicon-margin N]]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
@@ -27,11 +28,19 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       make the model surer of a wrong reading too; 1: the surer one)\n"        \
     "  --trust-similarity S a crop whose most similar prompt is at least S similar is read with that\n" \
     "                       prompt alone and keeps that reading (default 0.998: the crop itself, a\n" \
-    "                       hard sample added to the pool; 2: never)\n"
+    "                       hard sample added to the pool; 2: never)\n"                              \
+    "  --lexicon            with --pool: the pool's labels are also a lexicon: a reading whose\n"  \
+    "                       letters and digits are within --lexicon-distance (edit distance over\n" \
+    "                       the longer length; default 0.5) of some labels becomes the label the\n" \
+    "                       model finds likeliest for the crop (either case), if its log-\n"       \
+    "                       probability is at most --lexicon-margin (default 4) below the\n"       \
+    "                       reading's: \"Toial\" becomes the pool's \"TOTAL :\". For a domain that\n" \
+    "                       repeats its text (receipts); a pool of hard samples reads worse with it\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
-    "--compare-margin, --trust-similarity) need --pool\n"
+    "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
+    "--lexicon-margin) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

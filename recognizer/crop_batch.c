@@ -179,11 +179,12 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 }
 
 icstr_pool_reading icstr_pool_reading_default(void) {
-    icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f};
+    icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params()};
     return r;
 }
 
 static void free_pool_buffers(icstr_crop_batch *b) {
+    icstr_pool_lexicon_free(&b->lexicon);
     icstr_free(b->latents);
     icstr_free(b->embeddings);
     icstr_free(b->plain_latents);
@@ -235,6 +236,10 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
     if (!b->latents || !b->embeddings || !b->read_ctx || (r->compare_plain && !alloc_plain(b))) {
         free_pool_buffers(b);
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
+    }
+    if (r->lexicon && (rc = icstr_pool_lexicon_load(pool, &b->lexicon))) {
+        free_pool_buffers(b);
+        return rc;
     }
     b->pool = pool;
     b->reading = *r;
@@ -293,7 +298,7 @@ static void trim_trusted(icstr_crop_batch *b, int n) {
     }
 }
 
-/* Reads n inputs (with the pool's prompts when one is set). */
+/* Reads n inputs (with the pool's prompts and lexicon when one is set). */
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, const float *inputs, int n,
                        char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, p, texts, ICSTR_TEXT_CAP, confidence);
@@ -302,6 +307,9 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!rc) trim_trusted(b, n);
     if (!rc) rc = icstr_model_decode(m, b->latents, n, b->read_ctx, p, texts, ICSTR_TEXT_CAP, confidence);
     if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p, n, texts, confidence);
+    if (!rc && b->reading.lexicon)
+        rc = icstr_pool_lexicon_correct(&b->lexicon, m, b->latents, n, &b->reading.lexicon_params, texts,
+                                        ICSTR_TEXT_CAP, confidence, NULL);
     return rc;
 }
 

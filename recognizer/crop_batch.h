@@ -7,6 +7,7 @@
 #include "icstr_pool.h"
 #include "inputs.h"
 #include "model.h"
+#include "pool_lexicon.h"
 
 /* How crops are read with a prompt pool (icstr_crop_batch_set_pool). */
 typedef struct {
@@ -22,6 +23,11 @@ typedef struct {
                                 near-copy of the crop, as in the hard-sample loop) is read with
                                 that prompt alone and, with compare_plain, keeps that reading
                                 (default 0.998; above 1: never) */
+    int lexicon;             /* 1: the pool's labels are also a lexicon (pool_lexicon.h): a
+                                reading close to some labels becomes the one the model finds
+                                likely enough (default 0: it also turns some right readings into
+                                a near label, e.g. in a pool of hard samples) */
+    icstr_lexicon_params lexicon_params;
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -44,6 +50,7 @@ typedef struct {
     /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
     icstr_pool *pool;        /* not owned */
     icstr_pool_reading reading;
+    icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
     float *latents;          /* (in_cap, M, D) the inputs' visual latents */
     float *embeddings;       /* (in_cap, D) their pool keys */
     icstr_pool_prompts prompts;

@@ -183,6 +183,16 @@ typedef struct {
 int icstr_model_decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                        const icstr_decode_params *p, char **texts, int cap, float *confidence);
 
+/* The log-probability of given texts: n queries' latents (n, M, dec_dim), optional contexts (as
+ * for icstr_model_decode), each text as tokens (n, max_label) of len[i] characters; logprob[i] =
+ * the sum of the log-probabilities of its characters and of the EOC after them, from the
+ * distribution greedy decoding chooses from (for the text greedy decoding chose, exp(logprob)
+ * is its confidence). any_case = 1: an ASCII letter's probability is that of either case (the
+ * text is fed as given). Errors: as icstr_model_decode, ICSTR_ERR_ARG for a token outside the
+ * characters or a length outside [0, max_label]. */
+int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
+                      const int *tokens, const int *len, int any_case, double *logprob);
+
 /* Convenience: encode + decode images with no prompts. */
 int icstr_model_recognize(icstr_model *m, const float *images, int n,
                           const icstr_decode_params *p, char **texts, int cap,

@@ -62,6 +62,12 @@ typedef struct {
     int Tp;                   /* padded prefix length of the group */
     int Gmax;                 /* generated tokens a slot can hold (max_len) */
     int threads;
+    const int *ftok, *flen;   /* scoring (icstr_model_score): the tokens to feed instead of the
+                                 argmax, (n, max_label) and (n) by query; NULL when decoding */
+    double *logprob;          /* scoring: (n) the fed texts' log-probabilities */
+    const int *partner;       /* scoring without case: (n_chars) the other case of each letter, -1
+                                 for other characters; NULL = case counts */
+    int n_chars;              /* the characters' token ids are [0, n_chars) */
     int *plen;                /* (G) prefix rows of each query */
     float *x, *ln, *qkv, *ao, *xmid, *h, *xo, *logits; /* step rows (R, ...) */
     float *gk[2], *gv[2];     /* (L, R, Gmax, D): generated keys/values, two copies for beams */
@@ -300,6 +306,19 @@ static void write_result(const icstr_model *m, const int *tokens, int n, double 
 
 /* ---- greedy ---- */
 
+/* the log-probability of token t (lz: the log of the softmax's sum), with its other case's
+ * when scoring without case */
+static double token_logprob(const step_ws *w, const float *lg, int t, double lz) {
+    int o = w->partner && t < w->n_chars ? w->partner[t] : -1;
+    if (o < 0) return (double)lg[t] - lz;
+    return log(exp((double)lg[t] - lz) + exp((double)lg[o] - lz));
+}
+
+/* scoring: the token query q feeds at text position j (EOC after its text) */
+static int forced_token(const icstr_model *m, const step_ws *w, int q, int j) {
+    return j < w->flen[q] ? w->ftok[(size_t)q * m->cfg.max_label + j] : m->voc.eoc;
+}
+
 static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **texts, int cap,
                                float *confidence, int q0) {
     int G = w->G, V = m->voc.vocab, Tp = w->Tp;
@@ -309,9 +328,11 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
         const float *lg = m->d.logits + ((size_t)i * Tp + w->plen[i] - 1) * V;
         double lz = log_norm(lg, V);
         int best = -1;
-        for (int t = 0; t < V; t++)
-            if (allowed(m, t, 0) && (best < 0 || lg[t] > lg[best])) best = t;
-        score[i] = (double)lg[best] - lz;
+        if (w->ftok) best = forced_token(m, w, q0 + i, 0);
+        else
+            for (int t = 0; t < V; t++)
+                if (allowed(m, t, 0) && (best < 0 || lg[t] > lg[best])) best = t;
+        score[i] = token_logprob(w, lg, best, lz);
         len[i] = 0;
         w->done[i] = best == m->voc.eoc;
         if (!w->done[i]) toks[(size_t)i * max_len + len[i]++] = best;
@@ -331,15 +352,19 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
             int i = w->row_q[r];
             const float *lg = w->logits + (size_t)r * V;
             int forced = len[i] == max_len, best = -1;
-            for (int t = 0; t < V; t++)
-                if (allowed(m, t, forced) && (best < 0 || lg[t] > lg[best])) best = t;
-            score[i] += (double)lg[best] - log_norm(lg, V);
+            if (w->ftok) best = forced ? m->voc.eoc : forced_token(m, w, q0 + i, len[i]);
+            else
+                for (int t = 0; t < V; t++)
+                    if (allowed(m, t, forced) && (best < 0 || lg[t] > lg[best])) best = t;
+            score[i] += token_logprob(w, lg, best, log_norm(lg, V));
             if (best == m->voc.eoc) w->done[i] = 1;
             else toks[(size_t)i * max_len + len[i]++] = best;
         }
     }
-    for (int i = 0; i < G; i++)
+    for (int i = 0; i < G; i++) {
         write_result(m, toks + (size_t)i * max_len, len[i], score[i], texts, cap, confidence, q0 + i);
+        if (w->logprob) w->logprob[q0 + i] = score[i];
+    }
     return icstr_ops_error();
 }
 
@@ -449,8 +474,11 @@ static int decode_group_beam(icstr_model *m, step_ws *w, int max_len, char **tex
     return icstr_ops_error();
 }
 
+/* Decodes, or with ftok/flen (greedy only) feeds those tokens and writes their log-probability
+ * into logprob. */
 static int decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx, int beam,
-                  int force_beam, int max_len, char **texts, int cap, float *confidence) {
+                  int force_beam, int max_len, char **texts, int cap, float *confidence,
+                  const int *ftok, const int *flen, double *logprob, const int *partner) {
     const icstr_model_config *c = &m->cfg;
     if (n < 0 || (n > 0 && !latents)) return icstr_fail(ICSTR_ERR_ARG, "decode: %d queries", n);
     if (texts && cap < 1) return icstr_fail(ICSTR_ERR_ARG, "decode: text capacity %d", cap);
@@ -474,6 +502,11 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
         step_ws w;
         memset(&w, 0, sizeof w);
         int rc = ws_plan(m, &w, G, beam, Tp, max_len);
+        w.ftok = ftok;
+        w.flen = flen;
+        w.logprob = logprob;
+        w.partner = partner;
+        w.n_chars = m->voc.n_chars;
         if (!rc) rc = run_prefix(m, latents, ctx, q0, G, Tp, w.plen);
         if (!rc && m->d.T != Tp) rc = icstr_fail(ICSTR_ERR_INTERNAL, "decode: prefix length");
         if (!rc)
@@ -489,12 +522,32 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
 int icstr_model_decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                        const icstr_decode_params *p, char **texts, int cap, float *confidence) {
     icstr_decode_params d = p ? *p : icstr_decode_default_params();
-    return decode(m, latents, n, ctx, d.beam, 0, d.max_len, texts, cap, confidence);
+    return decode(m, latents, n, ctx, d.beam, 0, d.max_len, texts, cap, confidence, NULL, NULL, NULL, NULL);
 }
 
 int icstr_model_decode_beam_(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                              int beam, int max_len, char **texts, int cap, float *confidence) {
-    return decode(m, latents, n, ctx, beam, 1, max_len, texts, cap, confidence);
+    return decode(m, latents, n, ctx, beam, 1, max_len, texts, cap, confidence, NULL, NULL, NULL, NULL);
+}
+
+int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
+                      const int *tokens, const int *len, int any_case, double *logprob) {
+    int L = m->cfg.max_label;
+    if (n > 0 && (!tokens || !len || !logprob)) return icstr_fail(ICSTR_ERR_ARG, "score: arrays missing");
+    for (int i = 0; i < n; i++) {
+        if (len[i] < 0 || len[i] > L) return icstr_fail(ICSTR_ERR_ARG, "score: text %d has %d tokens", i, len[i]);
+        for (int j = 0; j < len[i]; j++)
+            if (tokens[(size_t)i * L + j] < 0 || tokens[(size_t)i * L + j] >= m->voc.n_chars)
+                return icstr_fail(ICSTR_ERR_ARG, "score: text %d: token %d", i, tokens[(size_t)i * L + j]);
+    }
+    int partner[ICSTR_CHARSET_MAX];
+    for (int t = 0; t < m->voc.n_chars; t++) {
+        uint32_t c = m->cp[t], other = c >= 'A' && c <= 'Z' ? c + 32 : c >= 'a' && c <= 'z' ? c - 32 : 0;
+        partner[t] = -1;
+        for (int u = 0; other && u < m->voc.n_chars; u++)
+            if (m->cp[u] == other) partner[t] = u;
+    }
+    return decode(m, latents, n, ctx, 1, 0, L, NULL, 1, NULL, tokens, len, logprob, any_case ? partner : NULL);
 }
 
 int icstr_model_recognize(icstr_model *m, const float *images, int n, const icstr_decode_params *p,

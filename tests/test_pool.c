@@ -710,14 +710,21 @@ static void test_search(int D) {
 
 /* ---- in-context golden: through the pool == by hand ---- */
 
-static void test_incontext(icstr_model *A) {
+/* A new empty pool for model m in the test directory, open read-write. */
+static icstr_pool *new_pool(icstr_model *m, const char *name) {
     char p[300];
-    path_in(p, sizeof p, "golden");
+    path_in(p, sizeof p, name);
     icstr_pool_meta meta;
-    icstr_pool_meta_from_model(A, NULL, &meta);
+    icstr_pool_meta_from_model(m, NULL, &meta);
+    icstr_pool *pool = NULL;
     CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
-    icstr_pool *pool;
-    CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
+    CHECK(icstr_pool_open(p, m, 0, &pool) == ICSTR_OK);
+    if (!pool) exit(1);
+    return pool;
+}
+
+static void test_incontext(icstr_model *A) {
+    icstr_pool *pool = new_pool(A, "golden");
     enum { NP = 10, NQ = 5, S = 2, M = 4, D = 16, L = 8 };
     icstr_pool_item items[NP];
     unsigned char *png[NP + NQ];
@@ -812,19 +819,92 @@ static void test_incontext(icstr_model *A) {
     for (int i = 0; i < NP + NQ; i++) free(png[i]);
 }
 
+/* The pool's labels as a lexicon: load keeps each label once (sorted), and correct replaces a
+ * reading by the likeliest label within max_ned exactly when that label's score (icstr_model_score,
+ * any case) is at most margin below the reading's; a reading that is a label already, or near none,
+ * stays. */
+static void test_lexicon(icstr_model *A) {
+    icstr_pool *pool = new_pool(A, "lexicon");
+    const char *labels[] = {"xyz12", "abc", "abd", "abc"};
+    enum { NL = 4, NQ = 4, L = 8 };
+    icstr_pool_item items[NL];
+    unsigned char *png[NL + NQ];
+    size_t len[NL + NQ];
+    for (int i = 0; i < NL; i++) {
+        png[i] = draw_crop(labels[i], 500 + (uint64_t)i, &len[i]);
+        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, items, NL, "lx", NULL) == ICSTR_OK);
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    CHECK_MSG(lx.n == 3 && !strcmp(lx.labels[0], "abc") && !strcmp(lx.labels[1], "abd") &&
+                  !strcmp(lx.labels[2], "xyz12") && lx.len[2] == 5 && lx.clean_len[2] == 5,
+              "lexicon of %d labels", lx.n);
+    /* four readings of four crops: near abc/abd, a label already, near nothing, near xyz12 */
+    const char *read[NQ] = {"abe", "abc", "qqqq", "xyz13"};
+    float x[NQ * 3 * 8 * 32], lat[NQ * 4 * 16];
+    for (int i = 0; i < NQ; i++) {
+        png[NL + i] = draw_crop(read[i], 700 + (uint64_t)i, &len[NL + i]);
+        to_input(A, png[NL + i], len[NL + i], x + (size_t)i * 3 * 8 * 32);
+    }
+    CHECK(icstr_model_encode(A, x, NQ, lat, NULL) == ICSTR_OK);
+    /* the scores correct must compare: crop 0 as abe, abc, abd; crop 3 as xyz13, xyz12 */
+    const char *cand[5] = {"abe", "abc", "abd", "xyz13", "xyz12"};
+    int crop[5] = {0, 0, 0, 3, 3}, tok[5 * L], tl[5];
+    float clat[5 * 4 * 16];
+    for (int j = 0; j < 5; j++) {
+        CHECK(icstr_model_encode_label(A, cand[j], tok + j * L, &tl[j]) == ICSTR_OK);
+        memcpy(clat + j * 4 * 16, lat + crop[j] * 4 * 16, sizeof(float) * 4 * 16);
+    }
+    double lp[5];
+    CHECK(icstr_model_score(A, clat, 5, NULL, tok, tl, 1, lp) == ICSTR_OK);
+    int best0 = lp[1] >= lp[2] ? 1 : 2;
+    double gap0 = lp[0] - lp[best0], gap3 = lp[3] - lp[4];
+    /* margin 0 must go both ways here (one candidate above its reading, one below), or the check
+     * below tells nothing */
+    CHECK_MSG((gap0 <= 0) != (gap3 <= 0), "gaps %.4f and %.4f: pick other crops", gap0, gap3);
+    for (int pass = 0; pass < 2; pass++) {
+        /* margins: everything goes; only a label likelier than the reading goes */
+        float margin = pass == 0 ? 1000.0f : 0.0f;
+        char buf[NQ][64], *texts[NQ];
+        float conf[NQ] = {0.5f, 0.5f, 0.5f, 0.5f};
+        unsigned char fixed[NQ];
+        for (int i = 0; i < NQ; i++) texts[i] = strcpy(buf[i], read[i]);
+        icstr_lexicon_params lp_params = icstr_lexicon_default_params();
+        lp_params.max_ned = 0.5f;
+        lp_params.margin = margin;
+        CHECK(icstr_pool_lexicon_correct(&lx, A, lat, NQ, &lp_params, texts, 64, conf, fixed) == ICSTR_OK);
+        int want0 = gap0 <= margin, want3 = gap3 <= margin;
+        CHECK_MSG(fixed[0] == want0 && !strcmp(texts[0], want0 ? cand[best0] : "abe"),
+                  "margin %.3f: abe -> %s (gap %.3f)", (double)margin, texts[0], gap0);
+        CHECK_MSG(fixed[3] == want3 && !strcmp(texts[3], want3 ? "xyz12" : "xyz13"),
+                  "margin %.3f: xyz13 -> %s (gap %.3f)", (double)margin, texts[3], gap3);
+        CHECK(!fixed[1] && !strcmp(texts[1], "abc") && !fixed[2] && !strcmp(texts[2], "qqqq"));
+        if (want0) CHECK_NEAR(conf[0], exp(lp[best0]), 1e-5 * exp(lp[best0]) + 1e-9);
+        CHECK(conf[1] == 0.5f && conf[2] == 0.5f);
+    }
+    /* max_ned 0.1: xyz13 is 0.2 from xyz12, so it stays even with every margin */
+    {
+        char b3[64] = "xyz13", *t3 = b3;
+        float c3 = 0.5f;
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.max_ned = 0.1f;
+        q.margin = 1000.0f;
+        CHECK(icstr_pool_lexicon_correct(&lx, A, lat + 3 * 4 * 16, 1, &q, &t3, 64, &c3, NULL) == ICSTR_OK);
+        CHECK(!strcmp(t3, "xyz13") && c3 == 0.5f);
+    }
+    icstr_pool_lexicon_free(&lx);
+    icstr_pool_close(pool);
+    for (int i = 0; i < NL + NQ; i++) free(png[i]);
+}
+
 /* compare_plain through a crop batch (what `recognize --compare-plain` runs), with a pool made
  * for model m: each crop keeps its reading with prompts where that one's confidence is at least
  * compare_margin times the plain one's, else the plain reading (the batch's own two other modes);
  * a crop that gets no prompt (a floor
  * no record reaches) is read once. Returns how many of the crops the plain reading won. */
 static int check_compare_plain(icstr_model *m, const char *name) {
-    char p[300];
-    path_in(p, sizeof p, name);
-    icstr_pool_meta meta;
-    icstr_pool_meta_from_model(m, NULL, &meta);
-    CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
-    icstr_pool *pool;
-    CHECK(icstr_pool_open(p, m, 0, &pool) == ICSTR_OK);
+    icstr_pool *pool = new_pool(m, name);
     enum { NP = 8, NB = 12, T = ICSTR_TEXT_CAP };
     icstr_pool_item items[NP];
     unsigned char *png[NB];
@@ -923,6 +1003,31 @@ static int check_compare_plain(icstr_model *m, const char *name) {
         plain_only &= !cb.kept_plain[q] && cb.prompts.ctx[q].n_prompts == 0 && !strcmp(cb.texts[q], plain_t[q]) &&
                       cb.confidence[q] == plain_c[q];
     CHECK(plain_only);
+    /* the lexicon (reading.lexicon) corrects the batch's readings as icstr_pool_lexicon_correct
+     * does on their latents; every label within reach and any margin, so corrections happen */
+    rd.min_similarity = -1.0f;
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+    static char lex_t[NB][T];
+    char *lex_p[NB];
+    float lex_c[NB];
+    unsigned char fixed[NB];
+    for (int q = 0; q < NB; q++) lex_p[q] = strcpy(lex_t[q], cb.texts[q]), lex_c[q] = cb.confidence[q];
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK && lx.n == NP);
+    rd.lexicon = 1;
+    rd.lexicon_params.max_ned = 1.0f;
+    rd.lexicon_params.margin = 1000.0f;
+    CHECK(icstr_pool_lexicon_correct(&lx, m, cb.latents, NB, &rd.lexicon_params, lex_p, T, lex_c, fixed) == ICSTR_OK);
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+    int as_lexicon = 1, n_fixed = 0;
+    for (int q = 0; q < NB; q++) {
+        as_lexicon &= !strcmp(cb.texts[q], lex_t[q]) && fabsf(cb.confidence[q] - lex_c[q]) <= 1e-5f * lex_c[q];
+        n_fixed += fixed[q];
+    }
+    CHECK_MSG(as_lexicon && n_fixed > 0, "lexicon through the batch (%s): %d readings corrected", name, n_fixed);
+    icstr_pool_lexicon_free(&lx);
     icstr_crop_batch_free(&cb);
     icstr_pool_close(pool);
     for (int i = 0; i < NB; i++) free(png[i]);
@@ -943,6 +1048,7 @@ int main(void) {
     test_search(40);
     test_search(192);
     test_incontext(A);
+    test_lexicon(A);
     /* with these two random models the plain reading wins for all crops, then for none: the
      * choice is checked both ways */
     icstr_model *C = tiny_model(3, CHARS);

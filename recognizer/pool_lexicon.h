@@ -1,0 +1,44 @@
+/* icstr recognizer: the prompt pool's labels as a lexicon. A reading within a small edit
+ * distance of some pool labels is replaced by the one the model itself finds likely enough: each
+ * candidate is scored on the crop with icstr_model_score (no prompts), and the best stays when
+ * its log-probability is at most `margin` below the reading's. A pool of receipt lines then
+ * reads "Toial" as the "TOTAL :" it holds, which a prompt alone does not make the model do. */
+#ifndef ICSTR_POOL_LEXICON_H
+#define ICSTR_POOL_LEXICON_H
+
+#include "icstr_pool.h"
+#include "model.h"
+
+typedef struct {
+    int n;              /* distinct labels */
+    char **labels;      /* (n) as stored */
+    char **clean;       /* (n) the standard scoring protocol's cleaning: [a-z0-9] */
+    int *clean_len;     /* (n) */
+    int *tokens;        /* (n, max_label) */
+    int *len;           /* (n) */
+    int max_label;
+} icstr_pool_lexicon;
+
+typedef struct {
+    float max_ned;      /* candidates: labels at most this normalised edit distance from the
+                           reading (cleaned strings; default 0.5) */
+    float margin;       /* a candidate replaces the reading when its log-probability is at least
+                           the reading's minus this (nats; default 4). Both defaults were chosen
+                           on the domains' pool sides (bench/incontext_val.sh), not their tests */
+    int candidates;     /* the nearest candidates scored per reading (default 4) */
+} icstr_lexicon_params;
+icstr_lexicon_params icstr_lexicon_default_params(void);
+
+/* Reads every label of the pool (distinct, encoded for the pool's model). Errors: those of
+ * icstr_pool_foreach, ICSTR_ERR_NOMEM. */
+int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx);
+void icstr_pool_lexicon_free(icstr_pool_lexicon *lx);
+
+/* Corrects n readings (texts, cap bytes each; confidence) of the crops with these latents
+ * (n, M, dec_dim) in place; corrected (n, may be NULL) gets 1 where a label replaced the reading.
+ * Errors: those of icstr_model_score, ICSTR_ERR_NOMEM. */
+int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents, int n,
+                               const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
+                               unsigned char *corrected);
+
+#endif
