@@ -472,7 +472,7 @@ icstr_vocab_info icstr_model_vocab(const icstr_model *m) { return m->voc; }
 
 /* ---- labels ---- */
 
-static int char_token(const icstr_model *m, uint32_t cp) {
+int icstr_model_char_token_(const icstr_model *m, uint32_t cp) {
     int lo = 0, hi = m->voc.n_chars - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
@@ -492,7 +492,7 @@ int icstr_model_encode_label(const icstr_model *m, const char *utf8, int *tokens
         uint32_t cp;
         int k = utf8_decode((const unsigned char *)utf8 + i, len - i, &cp);
         if (!k) return icstr_fail(ICSTR_ERR_FORMAT, "label: invalid UTF-8 at byte %zu", i);
-        int t = char_token(m, cp);
+        int t = icstr_model_char_token_(m, cp);
         if (t < 0) {
             char ch[5] = {0};
             utf8_encode(cp, ch);

@@ -67,7 +67,6 @@ typedef struct {
     double *logprob;          /* scoring: (n) the fed texts' log-probabilities */
     const int *partner;       /* scoring without case: (n_chars) the other case of each letter, -1
                                  for other characters; NULL = case counts */
-    int n_chars;              /* the characters' token ids are [0, n_chars) */
     int *plen;                /* (G) prefix rows of each query */
     float *x, *ln, *qkv, *ao, *xmid, *h, *xo, *logits; /* step rows (R, ...) */
     float *gk[2], *gv[2];     /* (L, R, Gmax, D): generated keys/values, two copies for beams */
@@ -308,8 +307,8 @@ static void write_result(const icstr_model *m, const int *tokens, int n, double 
 
 /* the log-probability of token t (lz: the log of the softmax's sum), with its other case's
  * when scoring without case */
-static double token_logprob(const step_ws *w, const float *lg, int t, double lz) {
-    int o = w->partner && t < w->n_chars ? w->partner[t] : -1;
+static double token_logprob(const icstr_model *m, const step_ws *w, const float *lg, int t, double lz) {
+    int o = w->partner && t < m->voc.n_chars ? w->partner[t] : -1;
     if (o < 0) return (double)lg[t] - lz;
     return log(exp((double)lg[t] - lz) + exp((double)lg[o] - lz));
 }
@@ -332,7 +331,7 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
         else
             for (int t = 0; t < V; t++)
                 if (allowed(m, t, 0) && (best < 0 || lg[t] > lg[best])) best = t;
-        score[i] = token_logprob(w, lg, best, lz);
+        score[i] = token_logprob(m, w, lg, best, lz);
         len[i] = 0;
         w->done[i] = best == m->voc.eoc;
         if (!w->done[i]) toks[(size_t)i * max_len + len[i]++] = best;
@@ -356,7 +355,7 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
             else
                 for (int t = 0; t < V; t++)
                     if (allowed(m, t, forced) && (best < 0 || lg[t] > lg[best])) best = t;
-            score[i] += token_logprob(w, lg, best, log_norm(lg, V));
+            score[i] += token_logprob(m, w, lg, best, log_norm(lg, V));
             if (best == m->voc.eoc) w->done[i] = 1;
             else toks[(size_t)i * max_len + len[i]++] = best;
         }
@@ -506,7 +505,6 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
         w.flen = flen;
         w.logprob = logprob;
         w.partner = partner;
-        w.n_chars = m->voc.n_chars;
         if (!rc) rc = run_prefix(m, latents, ctx, q0, G, Tp, w.plen);
         if (!rc && m->d.T != Tp) rc = icstr_fail(ICSTR_ERR_INTERNAL, "decode: prefix length");
         if (!rc)
@@ -543,9 +541,7 @@ int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_c
     int partner[ICSTR_CHARSET_MAX];
     for (int t = 0; t < m->voc.n_chars; t++) {
         uint32_t c = m->cp[t], other = c >= 'A' && c <= 'Z' ? c + 32 : c >= 'a' && c <= 'z' ? c - 32 : 0;
-        partner[t] = -1;
-        for (int u = 0; other && u < m->voc.n_chars; u++)
-            if (m->cp[u] == other) partner[t] = u;
+        partner[t] = other ? icstr_model_char_token_(m, other) : -1;
     }
     return decode(m, latents, n, ctx, 1, 0, L, NULL, 1, NULL, tokens, len, logprob, any_case ? partner : NULL);
 }

@@ -233,6 +233,8 @@ void icstr_xblock_backward_(icstr_model *m, const xblk_params *p, const xblk_act
 
 /* Beam search of width beam >= 1, also for beam 1 (icstr_model_decode takes the greedy path
  * there), so tests can compare the two. */
+/* The token id of code point cp, or -1 when the charset lacks it (binary search of cp_sorted). */
+int icstr_model_char_token_(const icstr_model *m, uint32_t cp);
 int icstr_model_decode_beam_(icstr_model *m, const float *latents, int n,
                              const icstr_context *ctx, int beam, int max_len, char **texts,
                              int cap, float *confidence);
