@@ -57,6 +57,20 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
         r->lexicon_params.max_ned = (float)v;
+    } else if (!strcmp(a, "--knn") || !strcmp(a, "--no-knn")) {
+        r->knn = a[2] == 'k';
+    } else if (!strcmp(a, "--knn-k") && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 1, 64, &v)) return 2;
+        r->knn_params.k = (int)v;
+    } else if (!strcmp(a, "--knn-temperature") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 1e-3, 1e6, &v)) return 2;
+        r->knn_params.temperature = (float)v;
+    } else if (!strcmp(a, "--knn-lambda") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
+        r->knn_params.lambda = (float)v;
     } else if (!strcmp(a, "--min-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;

@@ -14,7 +14,8 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 /* The options that say how crops are read with a pool, and their help lines. */
 #define ICSTR_CLI_POOL_READING_USAGE \
     "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S] " \
-    "[--lexicon [--lexicon-distance D] [--lexicon-margin N]]"
+    "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
+    "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
@@ -35,12 +36,20 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       model finds likeliest for the crop (either case), if its log-\n"       \
     "                       probability is at most --lexicon-margin (default 4) below the\n"       \
     "                       reading's: \"Toial\" becomes the pool's \"TOTAL :\". For a domain that\n" \
-    "                       repeats its text (receipts); a pool of hard samples reads worse with it\n"
+    "                       repeats its text (receipts); a pool of hard samples reads worse with it\n" \
+    "  --knn                with --pool: the pool is also a datastore of the decoder's states: each\n" \
+    "                       record's latents read with its label give one entry per character;\n"  \
+    "                       at every step the --knn-k (default 8) entries nearest the decoder's\n"  \
+    "                       state vote for their characters, weights exp(-distance / --knn-\n"      \
+    "                       temperature) (default 10), and the vote gets --knn-lambda (default\n"   \
+    "                       0.3) of the probability: the crop reads as the pool's crops were\n"     \
+    "                       read (a domain's glyphs). Greedy only; costs a product with every\n"    \
+    "                       entry per step (for pools of hundreds of records, not 100,000)\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
-    "--lexicon-margin) need --pool\n"
+    "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

@@ -128,6 +128,10 @@ int icstr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "icstr eval: " ICSTR_CLI_POOL_READING_NEED_POOL);
         return 2;
     }
+    if (reading.knn && beam > 1) {
+        fprintf(stderr, "icstr eval: --knn decodes greedily; it does not go with --beam\n");
+        return 2;
+    }
     icstr_set_threads((int)threads);
     icstr_decode_params dp = icstr_decode_default_params();
     dp.beam = (int)beam;

@@ -116,6 +116,11 @@ int icstr_cmd_recognize(int argc, char **argv) {
         free(inputs);
         return 2;
     }
+    if (reading.knn && dp.beam > 1) {
+        fprintf(stderr, "icstr recognize: --knn decodes greedily; it does not go with --beam\n");
+        free(inputs);
+        return 2;
+    }
     if (!n_inputs) {
         fprintf(stderr, "icstr recognize: no INPUT given\n\n%s", usage);
         free(inputs);

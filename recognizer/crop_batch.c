@@ -179,12 +179,14 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 }
 
 icstr_pool_reading icstr_pool_reading_default(void) {
-    icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params()};
+    icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params(), 0,
+                           icstr_knn_default_params()};
     return r;
 }
 
 static void free_pool_buffers(icstr_crop_batch *b) {
     icstr_pool_lexicon_free(&b->lexicon);
+    icstr_pool_knn_free(&b->knn);
     icstr_free(b->latents);
     icstr_free(b->embeddings);
     icstr_free(b->plain_latents);
@@ -238,6 +240,10 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         return icstr_fail(ICSTR_ERR_NOMEM, "crop batch latents for %d crops", b->cap);
     }
     if (r->lexicon && (rc = icstr_pool_lexicon_load(pool, &b->lexicon))) {
+        free_pool_buffers(b);
+        return rc;
+    }
+    if (r->knn && (rc = icstr_pool_knn_load(pool, &r->knn_params, &b->knn))) {
         free_pool_buffers(b);
         return rc;
     }
@@ -299,9 +305,12 @@ static void trim_trusted(icstr_crop_batch *b, int n) {
 }
 
 /* Reads n inputs (with the pool's prompts and lexicon when one is set). */
-static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, const float *inputs, int n,
+static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
                        char **texts, float *confidence) {
-    if (!b->pool) return icstr_model_recognize(m, inputs, n, p, texts, ICSTR_TEXT_CAP, confidence);
+    if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
+    icstr_decode_params with_knn = *dp;
+    if (b->reading.knn) with_knn.knn = &b->knn.knn;
+    const icstr_decode_params *p = &with_knn;
     int rc = icstr_model_encode(m, inputs, n, b->latents, b->embeddings);
     if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, n, &b->prompts);
     if (!rc) trim_trusted(b, n);

@@ -7,6 +7,7 @@
 #include "icstr_pool.h"
 #include "inputs.h"
 #include "model.h"
+#include "pool_knn.h"
 #include "pool_lexicon.h"
 
 /* How crops are read with a prompt pool (icstr_crop_batch_set_pool). */
@@ -28,6 +29,9 @@ typedef struct {
                                 likely enough (default 0: it also turns some right readings into
                                 a near label, e.g. in a pool of hard samples) */
     icstr_lexicon_params lexicon_params;
+    int knn;                 /* 1: every decoding pass mixes in the votes of the pool's decoder
+                                states (pool_knn.h; greedy only) */
+    icstr_knn_params knn_params;
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -51,6 +55,7 @@ typedef struct {
     icstr_pool *pool;        /* not owned */
     icstr_pool_reading reading;
     icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
+    icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
     float *latents;          /* (in_cap, M, D) the inputs' visual latents */
     float *embeddings;       /* (in_cap, D) their pool keys */
     icstr_pool_prompts prompts;

@@ -156,10 +156,27 @@ int icstr_model_loss(icstr_model *m, const icstr_batch *batch, icstr_loss_info *
 int icstr_model_encode(icstr_model *m, const float *images, int n, float *latents,
                        float *embeddings);
 
+/* A datastore of decoder states for nearest-neighbour decoding (kNN-LM; recognizer/pool_knn.c
+ * builds one from a prompt pool): the final decoder state (after the last layer norm) at each
+ * position of labelled crops read with their labels, and the token that followed. At each greedy
+ * step the k stored states nearest the current one (squared Euclidean distance d) vote for their
+ * tokens with weights exp(-d / temperature); the chosen token's probability is then
+ * (1 - lambda) p_model + lambda p_neighbours. */
+typedef struct {
+    int n;                     /* entries */
+    const float *keys;         /* (n, dec_dim) */
+    const float *key_norm2;    /* (n) squared norms of the keys */
+    const int *values;         /* (n) token ids: characters or EOC */
+    int k;                     /* neighbours per step */
+    float temperature;
+    float lambda;              /* in [0, 1] */
+} icstr_knn;
+
 typedef struct {
     int beam;                  /* 1 = greedy (default); beam search up to 64 */
     int max_len;               /* 0 = cfg max_label (also the cap); after max_len characters
                                   the next token is EOC */
+    const icstr_knn *knn;      /* NULL (default) or a datastore to decode with (greedy only) */
 } icstr_decode_params;
 icstr_decode_params icstr_decode_default_params(void);
 
@@ -192,6 +209,14 @@ int icstr_model_decode(icstr_model *m, const float *latents, int n, const icstr_
  * characters or a length outside [0, max_label]. */
 int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                       const int *tokens, const int *len, int any_case, double *logprob);
+
+/* The decoder states of n queries (latents (n, M, dec_dim), no prompts) fed the given texts
+ * (tokens (n, max_label), len (n)): states (n, max_label + 1, dec_dim), row j of query i the
+ * final state (after the last layer norm) from which token j of its text is predicted, row
+ * len[i] the one that predicts EOC; later rows are left as they were. Errors: as
+ * icstr_model_score. */
+int icstr_model_states(icstr_model *m, const float *latents, int n, const int *tokens, const int *len,
+                       float *states);
 
 /* Convenience: encode + decode images with no prompts. */
 int icstr_model_recognize(icstr_model *m, const float *images, int n,

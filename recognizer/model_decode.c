@@ -7,7 +7,9 @@
  * the greedy path keeps no beam bookkeeping. */
 #include "model_internal.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,9 +19,11 @@
 #define PREFIX_ROWS 4096      /* decoder rows per prefix pass (bounds the attention buffer) */
 #define MAX_GROUP 256         /* queries per pass */
 #define MAX_BEAM 64
+#define KNN_CHUNK 1024      /* datastore entries per product with the step's states */
+#define KNN_MAX_K 64
 
 icstr_decode_params icstr_decode_default_params(void) {
-    icstr_decode_params p = {1, 0};
+    icstr_decode_params p = {1, 0, NULL};
     return p;
 }
 
@@ -67,6 +71,12 @@ typedef struct {
     double *logprob;          /* scoring: (n) the fed texts' log-probabilities */
     const int *partner;       /* scoring without case: (n_chars) the other case of each letter, -1
                                  for other characters; NULL = case counts */
+    float *states;            /* icstr_model_states: (n, max_label + 1, D) the fed rows' states */
+    const icstr_knn *knn;     /* greedy: the neighbours' votes mixed into each step's choice */
+    int nn_k;                 /* knn: neighbours kept per row */
+    float *nn_q, *nn_dot;     /* knn: (R, D) the rows' states, (R, KNN_CHUNK) their dot products */
+    double *nn_d;             /* knn: (R, nn_k) distances of each row's nearest entries, nearest first */
+    int *nn_v, *nn_n;         /* knn: (R, nn_k) their tokens, (R) how many */
     int *plen;                /* (G) prefix rows of each query */
     float *x, *ln, *qkv, *ao, *xmid, *h, *xo, *logits; /* step rows (R, ...) */
     float *gk[2], *gv[2];     /* (L, R, Gmax, D): generated keys/values, two copies for beams */
@@ -108,6 +118,9 @@ static int ws_plan(icstr_model *m, step_ws *w, int G, int K, int Tp, int Gmax) {
         {(void **)&w->best_len, G * sizeof(int)}, {(void **)&w->best_score, G * sizeof(double)},
         {(void **)&w->cand_j, K * sizeof(int)}, {(void **)&w->cand_t, K * sizeof(int)},
         {(void **)&w->cand_s, K * sizeof(double)},
+        {(void **)&w->nn_q, w->knn ? R * D * 4 : 0}, {(void **)&w->nn_dot, w->knn ? R * KNN_CHUNK * 4 : 0},
+        {(void **)&w->nn_d, w->knn ? R * w->nn_k * sizeof(double) : 0},
+        {(void **)&w->nn_v, w->knn ? R * w->nn_k * sizeof(int) : 0}, {(void **)&w->nn_n, w->knn ? R * sizeof(int) : 0},
     };
     size_t n_req = sizeof req / sizeof *req, total = 0;
     for (size_t i = 0; i < n_req; i++) total += (req[i].bytes + 2 * ICSTR_ALIGN);
@@ -318,20 +331,105 @@ static int forced_token(const icstr_model *m, const step_ws *w, int q, int j) {
     return j < w->flen[q] ? w->ftok[(size_t)q * m->cfg.max_label + j] : m->voc.eoc;
 }
 
+/* kNN: the KNN entries nearest each of nr states (w->nn_q, (nr, D)) by squared distance, into
+ * w->nn_d / nn_v / nn_n; the dot products come from one product per chunk of the store. */
+static void knn_search(const icstr_model *m, step_ws *w, int nr) {
+    const icstr_knn *kn = w->knn;
+    int D = m->cfg.dec_dim, K = w->nn_k;
+    for (int r = 0; r < nr; r++) w->nn_n[r] = 0;
+    for (int e0 = 0; e0 < kn->n; e0 += KNN_CHUNK) {
+        int ne = kn->n - e0 < KNN_CHUNK ? kn->n - e0 : KNN_CHUNK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, ne, D, 1.0f, w->nn_q, D,
+                    kn->keys + (size_t)e0 * D, D, 0.0f, w->nn_dot, ne);
+        for (int r = 0; r < nr; r++) {
+            double *bd = w->nn_d + (size_t)r * K;
+            int *bv = w->nn_v + (size_t)r * K, nb = w->nn_n[r];
+            const float *dot = w->nn_dot + (size_t)r * ne;
+            for (int e = 0; e < ne; e++) {
+                /* |h|^2 is the same for every entry of a row: left out of the ranking */
+                double d = kn->key_norm2[e0 + e] - 2.0 * dot[e];
+                int at;
+                if (nb < K) at = nb++;
+                else if (d < bd[K - 1]) at = K - 1;
+                else continue;
+                while (at > 0 && bd[at - 1] > d) {
+                    bd[at] = bd[at - 1];
+                    bv[at] = bv[at - 1];
+                    at--;
+                }
+                bd[at] = d;
+                bv[at] = kn->values[e0 + e];
+            }
+            w->nn_n[r] = nb;
+        }
+    }
+}
+
+/* kNN: row r's distribution (logits lg) mixed with the votes of its nearest entries, each weighted
+ * exp(-(d - d_nearest) / temperature); writes log-probabilities (V). */
+static void knn_mix(const icstr_model *m, const step_ws *w, int r, const float *lg, double *lp) {
+    const icstr_knn *kn = w->knn;
+    int V = m->voc.vocab, nb = w->nn_n[r];
+    const double *bd = w->nn_d + (size_t)r * w->nn_k;
+    const int *bv = w->nn_v + (size_t)r * w->nn_k;
+    double lz = log_norm(lg, V), vote[ICSTR_CHARSET_MAX + 3] = {0}, sum = 0.0;
+    double T = kn->temperature > 0.0f ? kn->temperature : 1.0, lam = nb ? kn->lambda : 0.0;
+    for (int b = 0; b < nb; b++) {
+        double wgt = exp(-(bd[b] - bd[0]) / T);
+        vote[bv[b]] += wgt;
+        sum += wgt;
+    }
+    for (int t = 0; t < V; t++) {
+        double p = (1.0 - lam) * exp((double)lg[t] - lz) + (sum > 0.0 ? lam * vote[t] / sum : 0.0);
+        lp[t] = p > 0.0 ? log(p) : -1e300;
+    }
+}
+
+/* The token greedy decoding takes at row r with logits lg (forced_end: EOC only; fed >= 0: that
+ * token, when scoring), with its log-probability in *lp_out. */
+static int greedy_choice(const icstr_model *m, const step_ws *w, int r, const float *lg, int forced_end,
+                         int fed, double *lp_out) {
+    int V = m->voc.vocab, best = fed;
+    if (!w->knn) {
+        if (best < 0)
+            for (int t = 0; t < V; t++)
+                if (allowed(m, t, forced_end) && (best < 0 || lg[t] > lg[best])) best = t;
+        *lp_out = token_logprob(m, w, lg, best, log_norm(lg, V));
+        return best;
+    }
+    double lp[ICSTR_CHARSET_MAX + 3];
+    knn_mix(m, w, r, lg, lp);
+    if (best < 0)
+        for (int t = 0; t < V; t++)
+            if (allowed(m, t, forced_end) && (best < 0 || lp[t] > lp[best])) best = t;
+    int o = w->partner && best < m->voc.n_chars ? w->partner[best] : -1;
+    *lp_out = o < 0 ? lp[best] : log(exp(lp[best]) + exp(lp[o]));
+    return best;
+}
+
+/* icstr_model_states: keeps the state of query q's row j */
+static void keep_state(const icstr_model *m, const step_ws *w, int q, int j, const float *h) {
+    if (!w->states) return;
+    size_t D = (size_t)m->cfg.dec_dim;
+    memcpy(w->states + ((size_t)q * (m->cfg.max_label + 1) + j) * D, h, D * sizeof(float));
+}
+
 static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **texts, int cap,
                                float *confidence, int q0) {
     int G = w->G, V = m->voc.vocab, Tp = w->Tp;
     int *len = w->best_len, *toks = w->best_tok;
     double *score = w->best_score;
+    size_t D = (size_t)m->cfg.dec_dim;
+    if (w->knn) {
+        for (int i = 0; i < G; i++)
+            memcpy(w->nn_q + i * D, m->d.out + ((size_t)i * Tp + w->plen[i] - 1) * D, D * sizeof(float));
+        knn_search(m, w, G);
+    }
     for (int i = 0; i < G; i++) {
-        const float *lg = m->d.logits + ((size_t)i * Tp + w->plen[i] - 1) * V;
-        double lz = log_norm(lg, V);
-        int best = -1;
-        if (w->ftok) best = forced_token(m, w, q0 + i, 0);
-        else
-            for (int t = 0; t < V; t++)
-                if (allowed(m, t, 0) && (best < 0 || lg[t] > lg[best])) best = t;
-        score[i] = token_logprob(m, w, lg, best, lz);
+        size_t row = (size_t)i * Tp + w->plen[i] - 1;
+        const float *lg = m->d.logits + row * V;
+        int best = greedy_choice(m, w, i, lg, 0, w->ftok ? forced_token(m, w, q0 + i, 0) : -1, &score[i]);
+        keep_state(m, w, q0 + i, 0, m->d.out + row * D);
         len[i] = 0;
         w->done[i] = best == m->voc.eoc;
         if (!w->done[i]) toks[(size_t)i * max_len + len[i]++] = best;
@@ -347,15 +445,19 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
             }
         if (!nr) break;
         step(m, w, nr, s, 0);
+        if (w->knn) {
+            memcpy(w->nn_q, w->ln, (size_t)nr * D * sizeof(float));
+            knn_search(m, w, nr);
+        }
         for (int r = 0; r < nr; r++) {
             int i = w->row_q[r];
             const float *lg = w->logits + (size_t)r * V;
-            int forced = len[i] == max_len, best = -1;
-            if (w->ftok) best = forced ? m->voc.eoc : forced_token(m, w, q0 + i, len[i]);
-            else
-                for (int t = 0; t < V; t++)
-                    if (allowed(m, t, forced) && (best < 0 || lg[t] > lg[best])) best = t;
-            score[i] += token_logprob(m, w, lg, best, log_norm(lg, V));
+            int forced = len[i] == max_len, fed = -1;
+            if (w->ftok) fed = forced ? m->voc.eoc : forced_token(m, w, q0 + i, len[i]);
+            keep_state(m, w, q0 + i, len[i], w->ln + (size_t)r * D);
+            double lp;
+            int best = greedy_choice(m, w, r, lg, forced, fed, &lp);
+            score[i] += lp;
             if (best == m->voc.eoc) w->done[i] = 1;
             else toks[(size_t)i * max_len + len[i]++] = best;
         }
@@ -477,13 +579,20 @@ static int decode_group_beam(icstr_model *m, step_ws *w, int max_len, char **tex
  * into logprob. */
 static int decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx, int beam,
                   int force_beam, int max_len, char **texts, int cap, float *confidence,
-                  const int *ftok, const int *flen, double *logprob, const int *partner) {
+                  const int *ftok, const int *flen, double *logprob, const int *partner,
+                  const icstr_knn *knn, float *states) {
     const icstr_model_config *c = &m->cfg;
     if (n < 0 || (n > 0 && !latents)) return icstr_fail(ICSTR_ERR_ARG, "decode: %d queries", n);
     if (texts && cap < 1) return icstr_fail(ICSTR_ERR_ARG, "decode: text capacity %d", cap);
     if (beam < 1 || beam > MAX_BEAM)
         return icstr_fail(ICSTR_ERR_ARG, "decode: beam %d outside [1, %d]", beam, MAX_BEAM);
     if (max_len <= 0 || max_len > c->max_label) max_len = c->max_label;
+    if (knn && (beam != 1 || force_beam))
+        return icstr_fail(ICSTR_ERR_ARG, "decode: nearest-neighbour decoding is greedy only (beam %d)", beam);
+    if (knn && (knn->n < 0 || (knn->n && (!knn->keys || !knn->key_norm2 || !knn->values)) ||
+                !(knn->lambda >= 0.0f && knn->lambda <= 1.0f)))
+        return icstr_fail(ICSTR_ERR_ARG, "decode: bad nearest-neighbour store (%d entries, lambda %g)",
+                          knn->n, (double)knn->lambda);
     for (int i = 0; ctx && i < n; i++) {
         int rc = check_context(m, &ctx[i], i);
         if (rc) return rc;
@@ -500,11 +609,14 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
         }
         step_ws w;
         memset(&w, 0, sizeof w);
+        w.knn = knn && knn->n > 0 ? knn : NULL;
+        w.nn_k = knn ? (knn->k < 1 ? 1 : knn->k > KNN_MAX_K ? KNN_MAX_K : knn->k) : 0;
         int rc = ws_plan(m, &w, G, beam, Tp, max_len);
         w.ftok = ftok;
         w.flen = flen;
         w.logprob = logprob;
         w.partner = partner;
+        w.states = states;
         if (!rc) rc = run_prefix(m, latents, ctx, q0, G, Tp, w.plen);
         if (!rc && m->d.T != Tp) rc = icstr_fail(ICSTR_ERR_INTERNAL, "decode: prefix length");
         if (!rc)
@@ -520,30 +632,52 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
 int icstr_model_decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                        const icstr_decode_params *p, char **texts, int cap, float *confidence) {
     icstr_decode_params d = p ? *p : icstr_decode_default_params();
-    return decode(m, latents, n, ctx, d.beam, 0, d.max_len, texts, cap, confidence, NULL, NULL, NULL, NULL);
+    return decode(m, latents, n, ctx, d.beam, 0, d.max_len, texts, cap, confidence, NULL, NULL, NULL, NULL,
+                  d.knn, NULL);
 }
 
 int icstr_model_decode_beam_(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                              int beam, int max_len, char **texts, int cap, float *confidence) {
-    return decode(m, latents, n, ctx, beam, 1, max_len, texts, cap, confidence, NULL, NULL, NULL, NULL);
+    return decode(m, latents, n, ctx, beam, 1, max_len, texts, cap, confidence, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
+static int check_texts(const icstr_model *m, const char *what, int n, const int *tokens, const int *len) {
+    int L = m->cfg.max_label;
+    for (int i = 0; i < n; i++) {
+        if (len[i] < 0 || len[i] > L) return icstr_fail(ICSTR_ERR_ARG, "%s: text %d has %d tokens", what, i, len[i]);
+        for (int j = 0; j < len[i]; j++)
+            if (tokens[(size_t)i * L + j] < 0 || tokens[(size_t)i * L + j] >= m->voc.n_chars)
+                return icstr_fail(ICSTR_ERR_ARG, "%s: text %d: token %d", what, i, tokens[(size_t)i * L + j]);
+    }
+    return ICSTR_OK;
 }
 
 int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                       const int *tokens, const int *len, int any_case, double *logprob) {
     int L = m->cfg.max_label;
     if (n > 0 && (!tokens || !len || !logprob)) return icstr_fail(ICSTR_ERR_ARG, "score: arrays missing");
-    for (int i = 0; i < n; i++) {
-        if (len[i] < 0 || len[i] > L) return icstr_fail(ICSTR_ERR_ARG, "score: text %d has %d tokens", i, len[i]);
-        for (int j = 0; j < len[i]; j++)
-            if (tokens[(size_t)i * L + j] < 0 || tokens[(size_t)i * L + j] >= m->voc.n_chars)
-                return icstr_fail(ICSTR_ERR_ARG, "score: text %d: token %d", i, tokens[(size_t)i * L + j]);
-    }
+    int rc = check_texts(m, "score", n, tokens, len);
+    if (rc) return rc;
     int partner[ICSTR_CHARSET_MAX];
     for (int t = 0; t < m->voc.n_chars; t++) {
         uint32_t c = m->cp[t], other = c >= 'A' && c <= 'Z' ? c + 32 : c >= 'a' && c <= 'z' ? c - 32 : 0;
         partner[t] = other ? icstr_model_char_token_(m, other) : -1;
     }
-    return decode(m, latents, n, ctx, 1, 0, L, NULL, 1, NULL, tokens, len, logprob, any_case ? partner : NULL);
+    return decode(m, latents, n, ctx, 1, 0, L, NULL, 1, NULL, tokens, len, logprob, any_case ? partner : NULL,
+                  NULL, NULL);
+}
+
+int icstr_model_states(icstr_model *m, const float *latents, int n, const int *tokens, const int *len,
+                       float *states) {
+    if (n > 0 && (!tokens || !len || !states)) return icstr_fail(ICSTR_ERR_ARG, "states: arrays missing");
+    int rc = check_texts(m, "states", n, tokens, len);
+    if (rc) return rc;
+    double *lp = malloc((size_t)(n > 0 ? n : 1) * sizeof *lp);
+    if (!lp) return icstr_fail(ICSTR_ERR_NOMEM, "states: %d texts", n);
+    rc = decode(m, latents, n, NULL, 1, 0, m->cfg.max_label, NULL, 1, NULL, tokens, len, lp, NULL, NULL, states);
+    free(lp);
+    return rc;
 }
 
 int icstr_model_recognize(icstr_model *m, const float *images, int n, const icstr_decode_params *p,

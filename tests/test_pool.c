@@ -898,6 +898,80 @@ static void test_lexicon(icstr_model *A) {
     for (int i = 0; i < NL + NQ; i++) free(png[i]);
 }
 
+/* The pool as a kNN store (pool_knn.h): one entry per label token and EOC of every record, in id
+ * order, keyed by the record's decoder states fed its label (icstr_model_states on its stored
+ * latents); read through a crop batch with one neighbour and lambda 1, each pool crop reads its
+ * own label exactly, which the plain reading does not. */
+static int visit_states(void *user, const icstr_pool_record *r) {
+    float *lat = user;
+    static int at;
+    if (r->id == 1) at = 0;
+    memcpy(lat + (size_t)at++ * r->M * r->D, r->latents, (size_t)r->M * r->D * sizeof(float));
+    return 0;
+}
+
+static void test_knn_store(icstr_model *A) {
+    icstr_pool *pool = new_pool(A, "knn");
+    enum { NP = 6, M = 4, D = 16, L = 8, T = ICSTR_TEXT_CAP };
+    icstr_pool_item items[NP];
+    unsigned char *png[NP];
+    size_t len[NP];
+    char labels[NP][8];
+    icstr_crop_batch cb;
+    CHECK(icstr_crop_batch_init(&cb, NP, 8, 32) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) {
+        word(i * 11 + 2, labels[i]);
+        png[i] = draw_crop(labels[i], 300 + (uint64_t)i, &len[i]);
+        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+        to_input(A, png[i], len[i], cb.images + (size_t)i * 3 * 8 * 32);
+    }
+    CHECK(icstr_pool_add(pool, items, NP, "k", NULL) == ICSTR_OK);
+    icstr_knn_params kp = {1, 1.0f, 1.0f};
+    icstr_pool_knn st;
+    CHECK(icstr_pool_knn_load(pool, &kp, &st) == ICSTR_OK);
+    /* by hand: the stored latents, their states fed the labels */
+    static float lat[NP * M * D], states[NP * (L + 1) * D];
+    int tok[NP * L], tl[NP], want_n = 0;
+    CHECK(icstr_pool_foreach(pool, ICSTR_POOL_WANT_LATENTS, visit_states, lat) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) {
+        CHECK(icstr_model_encode_label(A, labels[i], tok + i * L, &tl[i]) == ICSTR_OK);
+        want_n += tl[i] + 1;
+    }
+    CHECK(icstr_model_states(A, lat, NP, tok, tl, states) == ICSTR_OK);
+    int same = st.records == NP && st.knn.n == want_n && st.knn.k == 1 && st.knn.lambda == 1.0f, e = 0;
+    for (int i = 0; i < NP && same; i++)
+        for (int j = 0; j <= tl[i]; j++, e++) {
+            same &= st.knn.values[e] == (j < tl[i] ? tok[i * L + j] : icstr_model_vocab(A).eoc);
+            same &= !memcmp(st.knn.keys + (size_t)e * D, states + ((size_t)i * (L + 1) + j) * D, D * sizeof(float));
+        }
+    CHECK_MSG(same, "kNN store: %d records, %d entries (want %d)", st.records, st.knn.n, want_n);
+    icstr_pool_knn_free(&st);
+    /* through a crop batch, without prompts (no record reaches the floor) */
+    cb.n = cb.n_ok = NP;
+    icstr_decode_params dp = icstr_decode_default_params();
+    icstr_pool_reading rd = icstr_pool_reading_default();
+    rd.min_similarity = 1.5f;
+    rd.compare_plain = 0;
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_OK);
+    int plain_right = 0, knn_right = 0;
+    for (int i = 0; i < NP; i++) plain_right += !strcmp(cb.texts[i], labels[i]);
+    rd.knn = 1;
+    rd.knn_params = kp;
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK && cb.knn.knn.n == want_n);
+    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) knn_right += !strcmp(cb.texts[i], labels[i]) && fabsf(cb.confidence[i] - 1.0f) < 1e-6f;
+    CHECK_MSG(knn_right == NP && plain_right < NP, "kNN through the batch: %d of %d pool crops read their label (plain %d)",
+              knn_right, NP, plain_right);
+    /* beam search with the store is refused */
+    dp.beam = 2;
+    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_ERR_ARG);
+    icstr_clear_error();
+    icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
+    for (int i = 0; i < NP; i++) free(png[i]);
+}
+
 /* compare_plain through a crop batch (what `recognize --compare-plain` runs), with a pool made
  * for model m: each crop keeps its reading with prompts where that one's confidence is at least
  * compare_margin times the plain one's, else the plain reading (the batch's own two other modes);
@@ -1049,6 +1123,7 @@ int main(void) {
     test_search(192);
     test_incontext(A);
     test_lexicon(A);
+    test_knn_store(A);
     /* with these two random models the plain reading wins for all crops, then for none: the
      * choice is checked both ways */
     icstr_model *C = tiny_model(3, CHARS);
