@@ -65,7 +65,7 @@ typedef struct {
     double load_ms, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all, loadavg;
     speed_numbers plain, context; /* context: with --pool only */
     long crops, pool_records;
-    int threads, batch, shots, compare_plain;
+    int threads, batch, shots, compare_plain, lexicon, knn;
     float min_similarity;
 } speed_result;
 
@@ -221,6 +221,8 @@ static int run(const char *model_path, const char *data, const char *pool_path, 
             goto out;
         r->shots = reading->shots;
         r->compare_plain = reading->compare_plain;
+        r->lexicon = reading->lexicon;
+        r->knn = reading->knn;
         r->min_similarity = reading->min_similarity;
     }
     r->threads = icstr_get_threads();
@@ -273,10 +275,11 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
         fprintf(f,
                 ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
                 "\"context_ms_p95_1t\": %.4f, \"context_ms_mean_1t\": %.4f, \"context_crops_per_s\": %.2f, "
-                "\"context_cost_ratio\": %.3f, \"min_similarity\": %.6f, \"compare_plain\": %s",
+                "\"context_cost_ratio\": %.3f, \"min_similarity\": %.6f, \"compare_plain\": %s, "
+                "\"lexicon\": %s, \"knn\": %s",
                 r->pool_records, r->shots, r->context.ms_median, r->context.ms_p95, r->context.ms_mean,
                 r->context.crops_per_s, r->context.ms_median / r->plain.ms_median, (double)r->min_similarity,
-                r->compare_plain ? "true" : "false");
+                r->compare_plain ? "true" : "false", r->lexicon ? "true" : "false", r->knn ? "true" : "false");
     fprintf(f, "}\n");
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
@@ -365,8 +368,9 @@ int icstr_bench_speed(int argc, char **argv) {
            r.plain.ms_p95, r.plain.ms_mean);
     printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
     if (r.shots) {
-        printf("in-context        %d shots from a pool of %ld records (%s)%s\n", r.shots, r.pool_records, pool_path,
-               r.compare_plain ? ", each also read plain (compare-plain)" : ", no plain comparison (--no-compare-plain)");
+        printf("in-context        %d shots from a pool of %ld records (%s)%s%s%s\n", r.shots, r.pool_records, pool_path,
+               r.compare_plain ? ", each also read plain (compare-plain)" : ", no plain comparison (--no-compare-plain)",
+               r.lexicon ? ", with the lexicon" : "", r.knn ? ", with the kNN store (--knn)" : "");
         printf("  latency         %.3f ms median, %.3f ms p95, %.3f ms mean per crop: %.2fx plain (medians)\n",
                r.context.ms_median, r.context.ms_p95, r.context.ms_mean, r.context.ms_median / r.plain.ms_median);
         printf("  throughput      %.1f crops/s on %d threads, batch %d\n", r.context.crops_per_s, r.threads, r.batch);
