@@ -198,6 +198,18 @@ int main(void) {
     CHECK(run("eval --data set --model a.safetensors --compare-plain") == 2 && strstr(err, "need --pool"));
     CHECK_MSG(run("eval --data set --model a.safetensors --pool P --compare-plain --json") == 0, "%s", err);
     CHECK(run("eval --data set --model a.safetensors --min-similarity 0.5") == 2 && strstr(err, "need --pool"));
+    /* --knn: needs a pool, greedy only, lambda in [0, 1]; with one neighbour and lambda 1 a crop
+     * of the pool reads its own label (single.png is record 1, "abc"), which the model alone
+     * does not */
+    CHECK(run("recognize --model a.safetensors --knn single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("recognize --model a.safetensors --pool P --knn --beam 2 single.png") == 2 && strstr(err, "greedily"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --knn --beam 2") == 2 && strstr(err, "greedily"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --knn --knn-lambda 2") == 2 && strstr(err, "[0, 1]"));
+    CHECK_MSG(run("recognize --model a.safetensors single.png") == 0 && !strstr(out, "\tabc\t"), "%s", out);
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 0 --knn --knn-k 1 --knn-lambda 1 single.png") == 0 &&
+                  strstr(out, "\tabc\t1.0000"),
+              "%s%s", out, err);
+    CHECK_MSG(run("eval --data set --model a.safetensors --pool P --knn --json") == 0, "%s", err);
     /* compare-plain is the default; --no-compare-plain drops kept_plain; --trust-similarity range */
     CHECK_MSG(run("recognize --model a.safetensors --pool P --json set") == 0, "%s", err);
     CHECK_MSG(count(out, "\"kept_plain\": ") == 8, "%s", out);
