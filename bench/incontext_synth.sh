@@ -12,9 +12,10 @@
 # query's most similar record is of its own episode (retrieval finding the query's style).
 # --cipher: each episode's labels rename one character of the query that a pool label shows too
 # (every label, the query's included; half the episodes a lookalike, B written 8, as the cipher
-# episodes of training do; episodes without such a character are left out), and the cased
-# protocol scores: only the prompts say what that glyph is called, so without them the query is
-# read wrong; a model that reads glyphs from its prompts reads it right with them.
+# episodes of training do; episodes without such a character are left out), the episode's pool
+# holds only the crops whose labels show that character (so every prompt shows the glyph), and
+# the cased protocol scores: only the prompts say what that glyph is called, so without them the
+# query is read wrong; a model that reads glyphs from its prompts reads it right with them.
 # Output: DIR/incontext_synth.csv (reading,n,right,accuracy) and a line per reading on stdout.
 #
 # usage: bench/incontext_synth.sh [--model M] [--out DIR] [--episodes N] [--seed S] [--cipher]
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --episodes) episodes=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --cipher) cipher=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "incontext_synth.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,9 +62,10 @@ BEGIN { split("O0 0O D0 Q0 o0 I1 1I l1 S5 5S B8 8B Z2 2Z G6 6G UV VU", lk, " ")
     if (e % 2 == 0) for (x in lk) if (substr(lk[x], 1, 1) == from) to = substr(lk[x], 2, 1)
     if (to == "") to = substr(alnum, (e * 13 + 5) % 62 + 1, 1)
     if (to == from) to = substr(alnum, (e * 13 + 6) % 62 + 1, 1)
+    for (p = 0; p < 7; p++) shows[p] = index(lab[p], from) > 0
     for (p = 0; p < 8; p++) gsub(from, to, lab[p])
   }
-  for (p = 0; p < 7; p++) print path[p] "\t" lab[p] > (ep "/p" e ".txt")
+  for (p = 0; p < 7; p++) if (!cipher || shows[p]) print path[p] "\t" lab[p] > (ep "/p" e ".txt")
   print path[7] "\t" lab[7] > (ep "/q" e ".txt") }' "$out/crops/gt.txt"
 protocol=()
 [ "$cipher" = 1 ] && protocol=(--protocol cased)
