@@ -73,6 +73,7 @@ static const field fields[] = {
     T_FIELD(copy_fraction, F_FLOAT, 0, 1),
     T_FIELD(twin_fraction, F_FLOAT, 0, 1),
     T_FIELD(cipher_fraction, F_FLOAT, 0, 1),
+    T_FIELD(cipher_decoys, F_FLOAT, 0, 1),
     T_FIELD(log_every, F_INT, 1, 1000000000),
     T_FIELD(eval_every, F_INT, 0, 1000000000),
     T_FIELD(checkpoint_every, F_INT, 0, 1000000000),

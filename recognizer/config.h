@@ -54,6 +54,9 @@ typedef struct {
                                     another crop (or, as a decoy, a one-character edit of it) */
     float cipher_fraction;       /* share of those that are cipher episodes: one character of the
                                     query, shown by a prompt too, written as another in every label */
+    float cipher_decoys;         /* share of the cipher episodes that are decoys: a character the
+                                    prompts' labels show and the query does not is renamed, so the
+                                    query's label stays as it is */
     /* bookkeeping */
     int log_every, eval_every, checkpoint_every;
     char out_dir[ICSTR_PATH_MAX];      /* checkpoints, CSV log */

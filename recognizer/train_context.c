@@ -27,6 +27,9 @@
  *              label (half the time a lookalike: O written 0, as plates write it; else any letter
  *              or digit): only the prompts say what that glyph is called here, so reading the
  *              query right needs the prompts' labels matched to their glyphs, not copied whole.
+ *              train.cipher_decoys of them rename a character the prompts show and the query
+ *              does not: the query reads as it is, so renaming on a guess costs as much as
+ *              ignoring the prompts does.
  * Prompts are ordered most similar last, as the pool orders them. */
 #include "train_internal.h"
 
@@ -404,18 +407,25 @@ static const char lookalikes[][2] = {{'O', '0'}, {'0', 'O'}, {'D', '0'}, {'Q', '
                                      {'1', 'I'}, {'l', '1'}, {'S', '5'}, {'5', 'S'}, {'B', '8'}, {'8', 'B'},
                                      {'Z', '2'}, {'2', 'Z'}, {'G', '6'}, {'6', 'G'}, {'U', 'V'}, {'V', 'U'}};
 
-int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k) {
+int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k, int decoy) {
     if (k < 2) return 0;
     const char *query = labels + (size_t)(k - 1) * cap;
     char shared[sizeof alnum];
     int n = 0;
-    for (const unsigned char *p = (const unsigned char *)query; *p; p++) {
-        if (*p >= 0x80 || !isalnum(*p) || memchr(shared, *p, (size_t)n)) continue;
+    if (decoy) { /* the prompts' characters the query does not hold */
         for (int c = 0; c < k - 1; c++)
-            if (strchr(labels + (size_t)c * cap, *p)) {
-                shared[n++] = (char)*p;
-                break;
-            }
+            for (const unsigned char *p = (const unsigned char *)labels + (size_t)c * cap; *p; p++)
+                if (*p < 0x80 && isalnum(*p) && !memchr(shared, *p, (size_t)n) && !strchr(query, *p))
+                    shared[n++] = (char)*p;
+    } else {
+        for (const unsigned char *p = (const unsigned char *)query; *p; p++) {
+            if (*p >= 0x80 || !isalnum(*p) || memchr(shared, *p, (size_t)n)) continue;
+            for (int c = 0; c < k - 1; c++)
+                if (strchr(labels + (size_t)c * cap, *p)) {
+                    shared[n++] = (char)*p;
+                    break;
+                }
+        }
     }
     if (!n) return 0;
     char from = shared[icstr_rng_below(r, (uint32_t)n)], to = 0;
@@ -438,7 +448,8 @@ static int seq_cipher(icstr_train_data *td, icstr_rng *r, long step, int k, floa
                       uint8_t *loss) {
     int rc = icstr_rng_uniform(r) < 0.5f ? seq_episode(td, r, step, k, 0, chw, labels, cap)
                                          : seq_caption(td, r, step, k, chw, labels, cap);
-    if (rc || !icstr_train_cipher_labels(r, labels, cap, k)) return rc;
+    int decoy = td->tc.cipher_decoys > 0.0f && icstr_rng_uniform(r) < td->tc.cipher_decoys;
+    if (rc || !icstr_train_cipher_labels(r, labels, cap, k, decoy)) return rc;
     for (int c = 0; c < k - 1; c++) loss[c] = ICSTR_LOSS_NONE;
     loss[k - 1] = ICSTR_LOSS_TEXT;
     return ICSTR_OK;

@@ -62,9 +62,11 @@ int icstr_train_context_prepare(icstr_train_data *td, icstr_model *m);
 void icstr_train_context_free(icstr_train_data *td);
 /* A cipher episode's labels (train.cipher_fraction): k labels, cap bytes apart, the query last.
  * One ASCII letter or digit of the query that a prompt's label also holds is replaced by another,
- * in every label, half the time by a lookalike (O by 0, I by 1, ...). Returns 1 when it merged,
- * 0 when no character of the query is in a prompt (labels unchanged). */
-int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k);
+ * in every label, half the time by a lookalike (O by 0, I by 1, ...). With decoy, the character
+ * renamed is one a prompt's label holds and the query's does not (train.cipher_decoys): only the
+ * prompts' labels change. Returns 1 when it merged, 0 when there is no such character (labels
+ * unchanged). */
+int icstr_train_cipher_labels(icstr_rng *r, char *labels, int cap, int k, int decoy);
 /* Fills a sequence of k >= 2 chunks (k-1 prompts, most similar last, then the query) and what
  * each chunk's label trains (loss: k ICSTR_LOSS_* values). */
 int icstr_train_context_sequence(icstr_train_data *td, icstr_rng *r, long step, int k, float *chw,

@@ -153,7 +153,7 @@ static void test_cipher_labels(void) {
         for (int c = 0; c < 3; c++) strcpy(labels + c * CAP, orig[c]);
         icstr_rng r;
         icstr_rng_seed(&r, seed);
-        merged += icstr_train_cipher_labels(&r, labels, CAP, 3);
+        merged += icstr_train_cipher_labels(&r, labels, CAP, 3, 0);
         char to = labels[2 * CAP + 1];
         for (int c = 0; c < 3; c++) {
             const char *a = orig[c], *b = labels + c * CAP;
@@ -169,8 +169,49 @@ static void test_cipher_labels(void) {
     strcpy(none + CAP, "XYZ");
     icstr_rng r;
     icstr_rng_seed(&r, 1);
-    CHECK(icstr_train_cipher_labels(&r, none, CAP, 2) == 0 && !strcmp(none, "ABC") && !strcmp(none + CAP, "XYZ"));
-    CHECK(icstr_train_cipher_labels(&r, none + CAP, CAP, 1) == 0 && !strcmp(none + CAP, "XYZ"));
+    CHECK(icstr_train_cipher_labels(&r, none, CAP, 2, 0) == 0 && !strcmp(none, "ABC") && !strcmp(none + CAP, "XYZ"));
+    CHECK(icstr_train_cipher_labels(&r, none + CAP, CAP, 1, 0) == 0 && !strcmp(none + CAP, "XYZ"));
+}
+
+/* A decoy merge: a character the prompts show and the query ("ROOM") does not (H, U, S, E, B, A or
+ * T) is written as another in the prompts' labels; the query's label and every other character
+ * stay. A query that holds every prompt character: nothing changes. */
+static void test_cipher_decoys(void) {
+    enum { CAP = 16 };
+    const char *orig[3] = {"HOUSE", "BOAT", "ROOM"};
+    int ok = 1, merged = 0, renamed[128] = {0};
+    for (uint64_t seed = 0; seed < 80; seed++) {
+        char labels[3 * CAP] = {0};
+        for (int c = 0; c < 3; c++) strcpy(labels + c * CAP, orig[c]);
+        icstr_rng r;
+        icstr_rng_seed(&r, seed);
+        merged += icstr_train_cipher_labels(&r, labels, CAP, 3, 1);
+        ok &= !strcmp(labels + 2 * CAP, "ROOM");
+        char from = 0, to = 0;
+        for (int c = 0; c < 2; c++) {
+            const char *a = orig[c], *b = labels + c * CAP;
+            ok &= strlen(a) == strlen(b);
+            for (size_t i = 0; a[i]; i++) {
+                if (a[i] == b[i]) continue;
+                ok &= (!from || (from == a[i] && to == b[i])) && !strchr("ROM", a[i]);
+                from = a[i];
+                to = b[i];
+            }
+        }
+        /* every occurrence of the renamed character changed */
+        for (int c = 0; c < 2 && from; c++) ok &= !strchr(labels + c * CAP, from);
+        ok &= from != 0;
+        renamed[(unsigned char)from]++;
+    }
+    CHECK_MSG(ok && merged == 80, "decoys: merged %d of 80", merged);
+    CHECK_MSG(renamed['H'] && renamed['U'] && renamed['S'] && renamed['E'] && renamed['B'] && renamed['A'] &&
+                  renamed['T'],
+              "a prompt character the query lacks was never chosen");
+    char all[2 * CAP] = "RMO";
+    strcpy(all + CAP, "ROOM");
+    icstr_rng r;
+    icstr_rng_seed(&r, 3);
+    CHECK(icstr_train_cipher_labels(&r, all, CAP, 2, 1) == 0 && !strcmp(all, "RMO") && !strcmp(all + CAP, "ROOM"));
 }
 
 /* cipher_fraction 1: every sequence with prompts is a style or caption episode; where a merge was
@@ -352,6 +393,7 @@ int main(void) {
     icstr_log_set_level(ICSTR_LOG_WARN);
     test_caption_compose();
     test_cipher_labels();
+    test_cipher_decoys();
     if (!mkdtemp(tmpdir)) return 1;
     icstr_model_config mc = icstr_model_default_config();
     mc.img_h = 16;
