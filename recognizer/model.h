@@ -59,6 +59,12 @@ typedef struct {
                                   cosine between the prompt's and the query's mean latents
                                   (ICSTR_SIM_EDGES; below the lowest edge nothing is added), so
                                   the decoder sees how close a prompt is to the query */
+    int glyph_labels;          /* 0 (default, and every model file without the key) or 1: each
+                                  label character row of a prompt also gets dec.glyph_w times the
+                                  prompt's latents where its glyph is taken to be (character j of
+                                  n at latent position (j + 0.5) M / n - 0.5, the two nearest
+                                  latents interpolated), so a query glyph can find the prompt
+                                  character drawn like it in one attention step */
 } icstr_model_config;
 
 /* The similarity bands of model.prompt_similarity: band b (0-based) holds cosines in

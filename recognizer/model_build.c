@@ -110,11 +110,14 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
         {"dec_heads", c->dec_heads, 1, 1024}, {"dec_mlp", c->dec_mlp, 1, 65536},
         {"max_label", c->max_label, 1, 4096}, {"max_prompts", c->max_prompts, 0, 1024},
         {"prompt_similarity", c->prompt_similarity, 0, 1},
+        {"glyph_labels", c->glyph_labels, 0, 1},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
         if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi)
             return CFG_FAIL("model.%s = %d is outside [%d, %d]", ranges[i].name, ranges[i].v,
                             ranges[i].lo, ranges[i].hi);
+    if (c->glyph_labels && c->dec_dim > ICSTR_GLYPH_DIM_MAX)
+        return CFG_FAIL("model.glyph_labels needs dec_dim <= %d (it is %d)", ICSTR_GLYPH_DIM_MAX, c->dec_dim);
     if (c->enc_dim % c->enc_heads)
         return CFG_FAIL("model.enc_dim %d is not a multiple of enc_heads %d", c->enc_dim, c->enc_heads);
     if (c->dec_dim % c->dec_heads)
@@ -292,6 +295,7 @@ static int declare_all(icstr_model *m) {
     m->txt_pos = decl(&d, "dec.txt_pos", 0, 2, m->max_txt, D);
     m->seg_emb = decl(&d, "dec.seg_emb", 0, 2, 2, D);
     if (c->prompt_similarity) m->sim_emb = decl(&d, "dec.sim_emb", 0, 2, ICSTR_SIM_BANDS, D);
+    if (c->glyph_labels) m->glyph_w = decl(&d, "dec.glyph_w", 1, 2, D, D);
     for (int l = 0; l < c->dec_layers; l++) {
         snprintf(name, sizeof name, "dec.blocks.%d", l);
         decl_block(&d, &m->dec[l], name, D, c->dec_mlp);
@@ -459,6 +463,7 @@ void icstr_model_init_weights(icstr_model *m, uint64_t seed) {
     fill_normal(m, m->seg_emb, (size_t)2 * D, 0.02f, &r);
     /* zero: a model given the bands (init_from a model without them) starts as it was */
     if (c->prompt_similarity) fill_const(m, m->sim_emb, (size_t)ICSTR_SIM_BANDS * D, 0.0f);
+    if (c->glyph_labels) fill_const(m, m->glyph_w, (size_t)D * D, 0.0f);
     for (int l = 0; l < c->dec_layers; l++) init_block(m, &m->dec[l], D, c->dec_mlp, c->dec_layers, &r);
     fill_const(m, m->dec_lnf_w, (size_t)D, 1.0f);
     fill_const(m, m->dec_lnf_b, (size_t)D, 0.0f);

@@ -54,6 +54,13 @@ int icstr_model_prompt_band_(const icstr_model *m, const dec_chunk *ch, const de
     return band;
 }
 
+/* model.glyph_labels: where character j (0-based) of a prompt label of n characters is taken to be
+ * drawn, as a latent position in [0, M - 1]: its share of the width, (j + 0.5) M / n - 0.5. */
+static float glyph_position(int j, int n, int M) {
+    float at = ((float)j + 0.5f) * (float)M / (float)n - 0.5f;
+    return at < 0.0f ? 0.0f : at > (float)(M - 1) ? (float)(M - 1) : at;
+}
+
 /* Fills the per-row tables, the targets and the mask of B sequences padded to T. */
 static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_start, int B, int T) {
     int M = m->cfg.latents, D = m->cfg.dec_dim;
@@ -74,6 +81,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
                 m->d.targets[base + t] = -1;
                 m->d.row_seg[base + t] = ch->query;
                 m->d.row_band[base + t] = band;
+                m->d.row_glyph[base + t] = NULL;
             }
             /* text rows: BOS, the label, EOC; row j predicts token j+1 */
             int n_txt = 1 + ch->len + (ch->eoc ? 1 : 0);
@@ -89,6 +97,10 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
                 m->d.targets[base + t] = tgt;
                 m->d.row_seg[base + t] = ch->query;
                 m->d.row_band[base + t] = band;
+                int glyph = m->cfg.glyph_labels && !ch->query && ch->lat && j >= 1 && j <= ch->len;
+                m->d.row_glyph[base + t] = glyph ? ch->lat : NULL;
+                m->d.row_glyph_at[base + t] = glyph ? glyph_position(j - 1, ch->len, M) : 0.0f;
+                m->d.row_glyph_img[base + t] = glyph ? ch->img : -1;
             }
         }
         m->d.seq_len[b] = t;
@@ -101,6 +113,7 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
             m->d.targets[base + t] = -1;
             m->d.row_seg[base + t] = 0;
             m->d.row_band[base + t] = -1;
+            m->d.row_glyph[base + t] = NULL;
         }
         for (int r = 0; r < T; r++) {
             uint8_t *mrow = m->d.mask + (base + r) * T;
@@ -111,8 +124,22 @@ static void layout_rows(icstr_model *m, const dec_chunk *chunks, const int *seq_
     }
 }
 
+/* model.glyph_labels: the glyph of row r (caller checks row_glyph[r]), the two latents nearest
+ * its position interpolated: g = (1 - w) lat[i] + w lat[i + 1]; i, w returned for backward. */
+static void row_glyph(const icstr_model *m, int r, float *g, int *i_out, float *w_out) {
+    int D = m->cfg.dec_dim, M = m->cfg.latents;
+    float at = m->d.row_glyph_at[r];
+    int i = (int)at;
+    if (i > M - 2) i = M - 2 < 0 ? 0 : M - 2;
+    float w = M > 1 ? at - (float)i : 0.0f;
+    const float *a = m->d.row_glyph[r] + (size_t)i * D, *b = M > 1 ? a + D : a;
+    for (int k = 0; k < D; k++) g[k] = (1.0f - w) * a[k] + w * b[k];
+    *i_out = i;
+    *w_out = w;
+}
+
 /* x0 = (latent row | token embedding) + (latent | text) position + segment (+ the prompt's
- * similarity band); padding = 0 */
+ * similarity band) (+ glyph_w g for a prompt label row); padding = 0 */
 static void embed_rows(icstr_model *m, int R) {
     int D = m->cfg.dec_dim;
     const float *tok = mp(m, m->tok_emb), *lpos = mp(m, m->lat_pos), *tpos = mp(m, m->txt_pos);
@@ -134,6 +161,19 @@ static void embed_rows(icstr_model *m, int R) {
         if (sim && m->d.row_band[r] >= 0) {
             const float *e = sim + (size_t)m->d.row_band[r] * D;
             for (int i = 0; i < D; i++) x[i] += e[i];
+        }
+        if (m->d.row_glyph[r]) {
+            float g[ICSTR_GLYPH_DIM_MAX];
+            int li;
+            float w;
+            row_glyph(m, r, g, &li, &w);
+            const float *W = mp(m, m->glyph_w);
+            for (int o = 0; o < D; o++) {
+                const float *wo = W + (size_t)o * D;
+                float acc = 0.0f;
+                for (int k = 0; k < D; k++) acc += wo[k] * g[k];
+                x[o] += acc;
+            }
         }
     }
 }
@@ -173,6 +213,33 @@ int icstr_model_decoder_loss_(icstr_model *m, double *loss_sum) {
         if (m->d.targets[r] >= 0) s += m->d.losses[r];
     *loss_sum = s;
     return count;
+}
+
+/* d glyph_w += dx g^T; d lat[i], d lat[i + 1] += (1 - w), w times glyph_w^T dx */
+static void glyph_backward(icstr_model *m, int r, const float *dx) {
+    int D = m->cfg.dec_dim, M = m->cfg.latents;
+    float g[ICSTR_GLYPH_DIM_MAX], dg[ICSTR_GLYPH_DIM_MAX];
+    int li;
+    float w;
+    row_glyph(m, r, g, &li, &w);
+    const float *W = mp(m, m->glyph_w);
+    float *gW = mg(m, m->glyph_w);
+    memset(dg, 0, (size_t)D * sizeof(float));
+    for (int o = 0; o < D; o++) {
+        const float *wo = W + (size_t)o * D;
+        float *go = gW + (size_t)o * D, d = dx[o];
+        for (int k = 0; k < D; k++) {
+            go[k] += d * g[k];
+            dg[k] += d * wo[k];
+        }
+    }
+    int img = m->d.row_glyph_img[r];
+    if (img < 0) return;
+    float *da = m->g.dlat + ((size_t)img * M + li) * D, *db = M > 1 ? da + D : da;
+    for (int k = 0; k < D; k++) {
+        da[k] += (1.0f - w) * dg[k];
+        db[k] += w * dg[k];
+    }
 }
 
 void icstr_model_decoder_backward_(icstr_model *m, float scale) {
@@ -221,6 +288,7 @@ void icstr_model_decoder_backward_(icstr_model *m, float scale) {
             float *dsim = gsim + (size_t)m->d.row_band[r] * D;
             for (int i = 0; i < D; i++) dsim[i] += dx[i];
         }
+        if (m->d.row_glyph[r]) glyph_backward(m, r, dx);
     }
 }
 

@@ -46,6 +46,10 @@ typedef struct { /* saved by the forward of a resampler block */
     uint8_t *keep1, *keep2;
 } xblk_acts;
 
+/* The widest decoder a model.glyph_labels row works in (the bound of model.dec_dim in
+ * icstr_model_check_config_): its glyph vectors live on the stack. */
+#define ICSTR_GLYPH_DIM_MAX 8192
+
 /* One chunk of a decoder sequence: an image's latents, then BOS, the label, and EOC when the
  * chunk is complete. Rows: M + 1 + len + eoc. */
 typedef struct {
@@ -101,6 +105,7 @@ struct icstr_model {
     size_t res_lnf_w, res_lnf_b;
     size_t tok_emb, lat_pos, txt_pos, seg_emb;  /* (V, D), (M, D), (max_label+2, D), (2, D) */
     size_t sim_emb;                             /* (ICSTR_SIM_BANDS, D), prompt_similarity only */
+    size_t glyph_w;                             /* (D, D), glyph_labels only */
     blk_params *dec;                            /* dec_layers */
     size_t dec_lnf_w, dec_lnf_b;
     size_t head_w, head_b;                      /* (V, D), (V) */
@@ -141,6 +146,9 @@ struct icstr_model {
         int *row_seg;                           /* (B T) 0 prompt, 1 query */
         int *row_band;                          /* (B T) similarity band of a prompt row, -1 none */
         int *row_img;                           /* (B T) img*M + i of a latent row, or -1 */
+        const float **row_glyph;                /* (B T) glyph_labels: latents of a prompt label row's chunk, or NULL */
+        float *row_glyph_at;                    /* (B T) its latent position, in [0, M - 1] */
+        int *row_glyph_img;                     /* (B T) its chunk's image (for backward), -1 none */
         int *limit;                             /* (B T) row attends to keys [0, limit) */
         int *seq_len;                           /* (B) */
         int *seq_start;                         /* (B + 1) chunk starts of a training batch */

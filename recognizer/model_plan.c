@@ -138,6 +138,9 @@ static void layout_all(icstr_model *m, const model_plan *p, layout *L) {
     m->d.row_seg = TAKE_I(L, R);
     m->d.row_band = TAKE_I(L, R);
     m->d.row_img = TAKE_I(L, R);
+    m->d.row_glyph = take(L, R, sizeof(const float *));
+    m->d.row_glyph_at = TAKE_F(L, R);
+    m->d.row_glyph_img = TAKE_I(L, R);
     m->d.limit = TAKE_I(L, R);
     m->d.seq_len = TAKE_I(L, p->dec_B);
     m->d.seq_start = TAKE_I(L, p->dec_B + 1);

@@ -66,19 +66,28 @@ int icstr_train_weights_load(icstr_model *m, const char *path) {
     icstr_st_file *f;
     int rc = icstr_st_open(path, &f), flags = ICSTR_ST_ALLOW_EXTRA;
     if (rc) return rc;
-    /* a model given the similarity bands, from a file of a model without them: the bands start
-     * at zero (the model computes what the file's did); every other tensor must be there */
+    /* a model given the similarity bands or the glyph rows, from a file of a model without
+     * them: those tensors start at zero (the model computes what the file's did); every other
+     * tensor must be there */
+    const icstr_model_config *c = icstr_model_get_config(m);
+    const char *zero_start[2];
+    int n_zero = 0;
+    if (c->prompt_similarity) zero_start[n_zero++] = "dec.sim_emb";
+    if (c->glyph_labels) zero_start[n_zero++] = "dec.glyph_w";
     icstr_st_tensor_info ti;
-    if (icstr_model_get_config(m)->prompt_similarity && icstr_st_find(f, "dec.sim_emb", &ti)) {
-        icstr_slab *s = icstr_model_slab(m);
-        int others_there = 1;
-        for (int i = 0; i < s->count && others_there; i++)
-            others_there = !strcmp(s->params[i].name, "dec.sim_emb") || !icstr_st_find(f, s->params[i].name, &ti);
-        if (others_there) {
-            flags |= ICSTR_ST_ALLOW_MISSING;
-            ICSTR_INFO("%s has no dec.sim_emb (model.prompt_similarity): the bands start at zero", path);
+    icstr_slab *s = icstr_model_slab(m);
+    int others_there = 1, some_missing = 0;
+    for (int i = 0; i < s->count && others_there; i++) {
+        int may_miss = 0;
+        for (int z = 0; z < n_zero; z++) may_miss |= !strcmp(s->params[i].name, zero_start[z]);
+        int there = icstr_st_find(f, s->params[i].name, &ti) == ICSTR_OK;
+        if (!there && may_miss) {
+            some_missing = 1;
+            ICSTR_INFO("%s has no %s: it starts at zero", path, s->params[i].name);
         }
+        others_there = there || may_miss;
     }
+    if (others_there && some_missing) flags |= ICSTR_ST_ALLOW_MISSING;
     rc = icstr_slab_load(icstr_model_slab(m), f, flags);
     icstr_st_close(f);
     return rc;

@@ -5,7 +5,9 @@
  * and with dropout the gradient matches finite differences taken under the same dropout masks.
  * model.prompt_similarity: the bands of prompt-to-query cosines, the gradient of dec.sim_emb (the
  * batch has a prompt that is the query's own image), and zero bands computing what the model
- * without them computes. model.key_weight: the retrieval-key loss against a reference from the
+ * without them computes. model.glyph_labels: where each prompt label row's glyph is taken from,
+ * the gradient of dec.glyph_w and into the prompt's latents, zero glyph rows computing what the
+ * model without them computes. model.key_weight: the retrieval-key loss against a reference from the
  * pool's embeddings, and its gradient. */
 #include "check.h"
 #include "model_internal.h"
@@ -240,11 +242,10 @@ static void check_bands(void) {
     icstr_model_free(m);
 }
 
-/* Zero bands compute what the model without them computes: same loss to the bit, same gradient
- * on every shared tensor; made non-zero, the bands change the loss. */
-static void check_bands_start_neutral(void) {
-    icstr_model_config c0 = tiny_config(1, 1, 0.0f), c1 = c0;
-    c1.prompt_similarity = 1;
+/* A tensor that starts at zero (the similarity bands, the glyph rows) computes what the model
+ * without it computes: same loss to the bit, same gradient on every shared tensor; it gets a
+ * gradient, and made non-zero it changes the loss. c1 is c0 with the tensor's switch on. */
+static void check_starts_neutral(icstr_model_config c0, icstr_model_config c1, const char *tensor) {
     icstr_model *a = NULL, *b = NULL;
     CHECK(icstr_model_create(&c0, 1, &a) == ICSTR_OK && icstr_model_create(&c1, 1, &b) == ICSTR_OK);
     if (!a || !b) return;
@@ -258,19 +259,20 @@ static void check_bands_start_neutral(void) {
     icstr_slab_zero_grad(sb);
     CHECK(icstr_model_train_step(a, &bt, NULL, &la) == ICSTR_OK);
     CHECK(icstr_model_train_step(b, &bt, NULL, &lb) == ICSTR_OK);
-    CHECK_MSG(la.loss == lb.loss, "zero bands: loss %.9g, without bands %.9g", lb.loss, la.loss);
-    int same_grad = 1, found_sim = 0;
+    CHECK_MSG(la.loss == lb.loss, "zero %s: loss %.9g, without it %.9g", tensor, lb.loss, la.loss);
+    int same_grad = 1, found = 0;
     for (int t = 0; t < sb->count; t++) {
         const icstr_param *pb = &sb->params[t];
-        if (!strcmp(pb->name, "dec.sim_emb")) {
-            found_sim = 1;
-            /* the top band's row (the prompt that is the query's image) has a gradient */
+        if (!strcmp(pb->name, tensor)) {
+            found = 1;
+            /* it has a gradient (the bands: on the top band's row, the prompt that is the
+             * query's image) */
             double g = 0.0;
-            for (int i = 0; i < c1.dec_dim; i++) g += fabs(sb->grad[pb->offset + (size_t)(ICSTR_SIM_BANDS - 1) * c1.dec_dim + i]);
-            CHECK_MSG(g > 0.0, "dec.sim_emb: no gradient on the top band");
-            /* made non-zero, the bands change what the decoder computes (not a constant vector:
+            for (size_t i = 0; i < pb->numel; i++) g += fabs(sb->grad[pb->offset + i]);
+            CHECK_MSG(g > 0.0, "%s: no gradient", tensor);
+            /* made non-zero, it changes what the decoder computes (not a constant vector:
              * the layer norms would take it out) */
-            for (size_t i = 0; i < pb->numel; i++) sb->data[pb->offset + i] = i % 2 ? 0.5f : -0.5f;
+            for (size_t i = 0; i < pb->numel; i++) sb->data[pb->offset + i] = 0.25f * (float)((int)(i % 5) - 2);
             continue;
         }
         const icstr_param *pa = NULL;
@@ -283,12 +285,65 @@ static void check_bands_start_neutral(void) {
         for (size_t i = 0; i < pb->numel; i++)
             if (sa->grad[pa->offset + i] != sb->grad[pb->offset + i]) same_grad = 0;
     }
-    CHECK(found_sim);
-    CHECK_MSG(same_grad, "zero bands: the shared tensors' gradients differ");
+    CHECK_MSG(found, "no tensor %s", tensor);
+    CHECK_MSG(same_grad, "zero %s: the shared tensors' gradients differ", tensor);
     CHECK(icstr_model_loss(b, &bt, &lb) == ICSTR_OK);
-    CHECK_MSG(lb.loss != la.loss, "bands of +-0.5: loss unchanged (%.9g)", lb.loss);
+    CHECK_MSG(lb.loss != la.loss, "%s non-zero: loss unchanged (%.9g)", tensor, lb.loss);
     icstr_model_free(a);
     icstr_model_free(b);
+}
+
+/* model.glyph_labels: with glyph_w = I, a prompt label row's input is the plain row plus the
+ * latents interpolated at (j + 0.5) M / n - 0.5 (clamped to [0, M - 1]); BOS, EOC, latent rows
+ * and the query's label rows get nothing. Latent i of the prompt is i e0 + e1, so the glyph's
+ * first entry is its position and its second is 1. */
+static void check_glyph_rows(void) {
+    icstr_model_config c = tiny_config(1, 1, 0.0f);
+    c.latents = 4;
+    c.glyph_labels = 1;
+    icstr_model *m = NULL, *plain = NULL;
+    icstr_model_config c0 = c;
+    c0.glyph_labels = 0;
+    CHECK(icstr_model_create(&c, 0, &m) == ICSTR_OK && icstr_model_create(&c0, 0, &plain) == ICSTR_OK);
+    if (!m || !plain) return;
+    icstr_model_init_weights(m, 3);
+    icstr_model_init_weights(plain, 3);
+    enum { M = 4, D = 8 };
+    float *W = mp(m, m->glyph_w);
+    for (int i = 0; i < D; i++) W[i * D + i] = 1.0f;
+    float lat[M * D] = {0}, qlat[M * D] = {0};
+    for (int i = 0; i < M; i++) {
+        lat[i * D + 0] = (float)i;
+        lat[i * D + 1] = 1.0f;
+        qlat[i * D + 2] = 1.0f;
+    }
+    static const int label[3] = {0, 1, 2}, qlabel[2] = {2, 0};
+    dec_chunk ch[2] = {{lat, -1, label, 3, 1, 0, 0}, {qlat, -1, qlabel, 2, 0, 1, 0}};
+    int seq_start[2] = {0, 2}, T0, T1;
+    int V = m->voc.vocab;
+    float *logits = malloc((size_t)64 * V * sizeof(float));
+    CHECK(icstr_model_decoder_logits_(plain, ch, seq_start, 1, logits, &T0) == ICSTR_OK);
+    CHECK(icstr_model_decoder_logits_(m, ch, seq_start, 1, logits, &T1) == ICSTR_OK);
+    CHECK(T0 == T1 && T0 == 2 * M + 1 + 3 + 1 + 1 + 2);
+    /* rows: prompt latents 0-3, BOS 4, "abc" 5-7, EOC 8; query latents 9-12, BOS 13, 14-15 */
+    const float want_at[3] = {2.0f / 3.0f - 0.5f, 1.5f, 4.0f * 2.5f / 3.0f - 0.5f};
+    for (int r = 0; r < T0; r++) {
+        float d[D];
+        for (int i = 0; i < D; i++) d[i] = m->d.x0[(size_t)r * D + i] - plain->d.x0[(size_t)r * D + i];
+        int j = r - (M + 1);
+        if (j >= 0 && j < 3) {
+            CHECK_MSG(fabsf(d[0] - want_at[j]) < 1e-6f && fabsf(d[1] - 1.0f) < 1e-6f,
+                      "label row %d: glyph at %g (%g), want %g", j, d[0], d[1], want_at[j]);
+            for (int i = 2; i < D; i++) CHECK(fabsf(d[i]) < 1e-6f);
+        } else {
+            float mag = 0.0f;
+            for (int i = 0; i < D; i++) mag += fabsf(d[i]);
+            CHECK_MSG(mag == 0.0f, "row %d: changed by %g", r, mag);
+        }
+    }
+    free(logits);
+    icstr_model_free(m);
+    icstr_model_free(plain);
 }
 
 /* Invalid configs and batches are refused with the right code, never crash. */
@@ -446,10 +501,19 @@ int main(void) {
     icstr_model_config c3 = tiny_config(1, 1, 0.2f);
     check_config(&c3, 1, 3, "conv stem, dropout 0.2");
     check_bands();
-    check_bands_start_neutral();
+    icstr_model_config neutral0 = tiny_config(1, 1, 0.0f), neutral1 = neutral0;
+    neutral1.prompt_similarity = 1;
+    check_starts_neutral(neutral0, neutral1, "dec.sim_emb");
+    neutral1 = neutral0;
+    neutral1.glyph_labels = 1;
+    check_starts_neutral(neutral0, neutral1, "dec.glyph_w");
+    check_glyph_rows();
     icstr_model_config c4 = tiny_config(1, 1, 0.0f);
     c4.prompt_similarity = 1;
     check_config(&c4, 4, 4, "conv stem, 1 layer, similarity bands");
+    icstr_model_config c5 = tiny_config(1, 1, 0.0f);
+    c5.glyph_labels = 1;
+    check_config(&c5, 6, 5, "conv stem, 1 layer, glyph rows");
     check_key_loss();
     return check_finish("test_model_grad");
 }
