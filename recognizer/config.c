@@ -50,6 +50,7 @@ static const field fields[] = {
     M_FIELD(key_temperature, F_FLOAT, 0.01, 10),
     M_FIELD(prompt_similarity, F_INT, 0, 1),
     M_FIELD(glyph_labels, F_INT, 0, 1),
+    M_FIELD(glyph_init, F_FLOAT, 0, 10),
     T_FIELD(seed, F_U64, 0, 0),
     T_FIELD(steps, F_LONG, 0, 1e12),
     T_FIELD(batch_size, F_INT, 1, 4096),

@@ -65,6 +65,9 @@ typedef struct {
                                   n at latent position (j + 0.5) M / n - 0.5, the two nearest
                                   latents interpolated), so a query glyph can find the prompt
                                   character drawn like it in one attention step */
+    float glyph_init;          /* 0.0: dec.glyph_w starts as glyph_init times the identity (also
+                                  when init_from a file without it); 0 = the model computes what
+                                  the same model without glyph rows does */
 } icstr_model_config;
 
 /* The similarity bands of model.prompt_similarity: band b (0-based) holds cosines in

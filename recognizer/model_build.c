@@ -134,6 +134,8 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
     }
     long tokens = (long)(c->img_h / c->patch_h) * (c->img_w / c->patch_w);
     if (tokens > 65536) return CFG_FAIL("model: %ld encoder tokens is too many", tokens);
+    if (!(c->glyph_init >= 0.0f && c->glyph_init <= 10.0f))
+        return CFG_FAIL("model.glyph_init = %g is outside [0, 10]", c->glyph_init);
     if (!(c->ctc_weight >= 0.0f && c->ctc_weight <= 100.0f))
         return CFG_FAIL("model.ctc_weight = %g is outside [0, 100]", c->ctc_weight);
     if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
@@ -463,7 +465,11 @@ void icstr_model_init_weights(icstr_model *m, uint64_t seed) {
     fill_normal(m, m->seg_emb, (size_t)2 * D, 0.02f, &r);
     /* zero: a model given the bands (init_from a model without them) starts as it was */
     if (c->prompt_similarity) fill_const(m, m->sim_emb, (size_t)ICSTR_SIM_BANDS * D, 0.0f);
-    if (c->glyph_labels) fill_const(m, m->glyph_w, (size_t)D * D, 0.0f);
+    if (c->glyph_labels) {
+        fill_const(m, m->glyph_w, (size_t)D * D, 0.0f);
+        float *w = mp(m, m->glyph_w);
+        for (int i = 0; i < D; i++) w[(size_t)i * D + i] = c->glyph_init;
+    }
     for (int l = 0; l < c->dec_layers; l++) init_block(m, &m->dec[l], D, c->dec_mlp, c->dec_layers, &r);
     fill_const(m, m->dec_lnf_w, (size_t)D, 1.0f);
     fill_const(m, m->dec_lnf_b, (size_t)D, 0.0f);

@@ -67,8 +67,8 @@ int icstr_train_weights_load(icstr_model *m, const char *path) {
     int rc = icstr_st_open(path, &f), flags = ICSTR_ST_ALLOW_EXTRA;
     if (rc) return rc;
     /* a model given the similarity bands or the glyph rows, from a file of a model without
-     * them: those tensors start at zero (the model computes what the file's did); every other
-     * tensor must be there */
+     * them: those tensors keep their initial values (zero bands; glyph_init times the identity,
+     * 0 computing what the file's model did); every other tensor must be there */
     const icstr_model_config *c = icstr_model_get_config(m);
     const char *zero_start[2];
     int n_zero = 0;
@@ -83,7 +83,7 @@ int icstr_train_weights_load(icstr_model *m, const char *path) {
         int there = icstr_st_find(f, s->params[i].name, &ti) == ICSTR_OK;
         if (!there && may_miss) {
             some_missing = 1;
-            ICSTR_INFO("%s has no %s: it starts at zero", path, s->params[i].name);
+            ICSTR_INFO("%s has no %s: it starts at its initial value", path, s->params[i].name);
         }
         others_there = there || may_miss;
     }

@@ -293,7 +293,7 @@ static void check_starts_neutral(icstr_model_config c0, icstr_model_config c1, c
     icstr_model_free(b);
 }
 
-/* model.glyph_labels: with glyph_w = I, a prompt label row's input is the plain row plus the
+/* model.glyph_labels: with glyph_w = I (model.glyph_init 1), a prompt label row's input is the plain row plus the
  * latents interpolated at (j + 0.5) M / n - 0.5 (clamped to [0, M - 1]); BOS, EOC, latent rows
  * and the query's label rows get nothing. Latent i of the prompt is i e0 + e1, so the glyph's
  * first entry is its position and its second is 1. */
@@ -301,6 +301,7 @@ static void check_glyph_rows(void) {
     icstr_model_config c = tiny_config(1, 1, 0.0f);
     c.latents = 4;
     c.glyph_labels = 1;
+    c.glyph_init = 1.0f;
     icstr_model *m = NULL, *plain = NULL;
     icstr_model_config c0 = c;
     c0.glyph_labels = 0;
@@ -309,8 +310,10 @@ static void check_glyph_rows(void) {
     icstr_model_init_weights(m, 3);
     icstr_model_init_weights(plain, 3);
     enum { M = 4, D = 8 };
-    float *W = mp(m, m->glyph_w);
-    for (int i = 0; i < D; i++) W[i * D + i] = 1.0f;
+    const float *W = mp(m, m->glyph_w);
+    int identity = 1;
+    for (int i = 0; i < D * D; i++) identity &= W[i] == (i % (D + 1) == 0 ? 1.0f : 0.0f);
+    CHECK_MSG(identity, "model.glyph_init 1: dec.glyph_w is not the identity");
     float lat[M * D] = {0}, qlat[M * D] = {0};
     for (int i = 0; i < M; i++) {
         lat[i * D + 0] = (float)i;
