@@ -243,9 +243,11 @@ static void check_bands(void) {
 }
 
 /* A tensor that starts at zero (the similarity bands, the glyph rows) computes what the model
- * without it computes: same loss to the bit, same gradient on every shared tensor; it gets a
- * gradient, and made non-zero it changes the loss. c1 is c0 with the tensor's switch on. */
-static void check_starts_neutral(icstr_model_config c0, icstr_model_config c1, const char *tensor) {
+ * without it computes: same loss to the bit, same gradient on every shared tensor; its entries
+ * [grad_from, grad_from + grad_n) get a gradient, and made non-zero it changes the loss. c1 is
+ * c0 with the tensor's switch on. */
+static void check_starts_neutral(icstr_model_config c0, icstr_model_config c1, const char *tensor,
+                                 size_t grad_from, size_t grad_n) {
     icstr_model *a = NULL, *b = NULL;
     CHECK(icstr_model_create(&c0, 1, &a) == ICSTR_OK && icstr_model_create(&c1, 1, &b) == ICSTR_OK);
     if (!a || !b) return;
@@ -265,11 +267,12 @@ static void check_starts_neutral(icstr_model_config c0, icstr_model_config c1, c
         const icstr_param *pb = &sb->params[t];
         if (!strcmp(pb->name, tensor)) {
             found = 1;
-            /* it has a gradient (the bands: on the top band's row, the prompt that is the
-             * query's image) */
+            /* the entries that must have a gradient (the bands: the top band's row, the prompt
+             * that is the query's image) */
             double g = 0.0;
-            for (size_t i = 0; i < pb->numel; i++) g += fabs(sb->grad[pb->offset + i]);
-            CHECK_MSG(g > 0.0, "%s: no gradient", tensor);
+            CHECK(grad_from + grad_n <= pb->numel);
+            for (size_t i = grad_from; i < grad_from + grad_n && i < pb->numel; i++) g += fabs(sb->grad[pb->offset + i]);
+            CHECK_MSG(g > 0.0, "%s: no gradient on entries %zu..%zu", tensor, grad_from, grad_from + grad_n - 1);
             /* made non-zero, it changes what the decoder computes (not a constant vector:
              * the layer norms would take it out) */
             for (size_t i = 0; i < pb->numel; i++) sb->data[pb->offset + i] = 0.25f * (float)((int)(i % 5) - 2);
@@ -506,10 +509,11 @@ int main(void) {
     check_bands();
     icstr_model_config neutral0 = tiny_config(1, 1, 0.0f), neutral1 = neutral0;
     neutral1.prompt_similarity = 1;
-    check_starts_neutral(neutral0, neutral1, "dec.sim_emb");
+    size_t D0 = (size_t)neutral0.dec_dim;
+    check_starts_neutral(neutral0, neutral1, "dec.sim_emb", (ICSTR_SIM_BANDS - 1) * D0, D0);
     neutral1 = neutral0;
     neutral1.glyph_labels = 1;
-    check_starts_neutral(neutral0, neutral1, "dec.glyph_w");
+    check_starts_neutral(neutral0, neutral1, "dec.glyph_w", 0, D0 * D0);
     check_glyph_rows();
     icstr_model_config c4 = tiny_config(1, 1, 0.0f);
     c4.prompt_similarity = 1;
