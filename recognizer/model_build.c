@@ -106,7 +106,7 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
         {"enc_dim", c->enc_dim, 1, 8192}, {"enc_layers", c->enc_layers, 0, 256},
         {"enc_heads", c->enc_heads, 1, 1024}, {"enc_mlp", c->enc_mlp, 1, 65536},
         {"latents", c->latents, 1, 4096}, {"resampler_layers", c->resampler_layers, 0, 256},
-        {"dec_dim", c->dec_dim, 1, 8192}, {"dec_layers", c->dec_layers, 0, 256},
+        {"dec_dim", c->dec_dim, 1, ICSTR_GLYPH_DIM_MAX}, {"dec_layers", c->dec_layers, 0, 256},
         {"dec_heads", c->dec_heads, 1, 1024}, {"dec_mlp", c->dec_mlp, 1, 65536},
         {"max_label", c->max_label, 1, 4096}, {"max_prompts", c->max_prompts, 0, 1024},
         {"prompt_similarity", c->prompt_similarity, 0, 1},
@@ -116,8 +116,6 @@ int icstr_model_check_config_(const icstr_model_config *c, icstr_model *m) {
         if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi)
             return CFG_FAIL("model.%s = %d is outside [%d, %d]", ranges[i].name, ranges[i].v,
                             ranges[i].lo, ranges[i].hi);
-    if (c->glyph_labels && c->dec_dim > ICSTR_GLYPH_DIM_MAX)
-        return CFG_FAIL("model.glyph_labels needs dec_dim <= %d (it is %d)", ICSTR_GLYPH_DIM_MAX, c->dec_dim);
     if (c->enc_dim % c->enc_heads)
         return CFG_FAIL("model.enc_dim %d is not a multiple of enc_heads %d", c->enc_dim, c->enc_heads);
     if (c->dec_dim % c->dec_heads)

@@ -46,8 +46,8 @@ typedef struct { /* saved by the forward of a resampler block */
     uint8_t *keep1, *keep2;
 } xblk_acts;
 
-/* The widest decoder a model.glyph_labels row works in (the bound of model.dec_dim in
- * icstr_model_check_config_): its glyph vectors live on the stack. */
+/* The widest decoder (the bound of model.dec_dim in icstr_model_check_config_): a
+ * model.glyph_labels row's glyph vectors live on the stack. */
 #define ICSTR_GLYPH_DIM_MAX 8192
 
 /* One chunk of a decoder sequence: an image's latents, then BOS, the label, and EOC when the

@@ -88,7 +88,7 @@ int icstr_train_weights_load(icstr_model *m, const char *path) {
         others_there = there || may_miss;
     }
     if (others_there && some_missing) flags |= ICSTR_ST_ALLOW_MISSING;
-    rc = icstr_slab_load(icstr_model_slab(m), f, flags);
+    rc = icstr_slab_load(s, f, flags);
     icstr_st_close(f);
     return rc;
 }
