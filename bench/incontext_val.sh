@@ -46,7 +46,7 @@ make_fold() { # domain fold -> $out/<domain>-<fold>-pool.txt, -val.txt and the p
     receipt_lines)
       local mine='/00[0-4]_' other='/00[5-9]_'
       [ "$f" = a ] || { mine='/00[5-9]_'; other='/00[0-4]_'; }
-      grep -E "$mine" "$out/$d-pool.txt" | head -n 100 > "$p-pool.txt"
+      grep -E "$mine" "$out/$d-pool.txt" | awk 'NR <= 100' > "$p-pool.txt" # awk reads it all: head would end grep with SIGPIPE (fatal under pipefail)
       grep -E "$other" "$out/$d-all.txt" > "$p-val.txt" ;;
   esac
   rm -rf "$p-P"

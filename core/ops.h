@@ -167,6 +167,17 @@ void icstr_ctc_forward(float *losses, float *grad, const float *logits, const in
                        const int *target_lengths, int B, int T, int V, int S);
 void icstr_ctc_backward(float *dlogits, const float *dloss, const float *grad, int B, int T,
                         int V);
+/* Best path of T frames of log-probabilities (T, V) (symbol 0 the blank): the argmax per frame
+ * (the lowest symbol on a tie), repeats merged, blanks dropped; writes at most cap symbols (1..V-1)
+ * and returns their number. */
+int icstr_ctc_best_path(const float *logp, int T, int V, int *symbols, int cap);
+/* Viterbi alignment: the most likely path (T symbols, 0 blank) that collapses to label (len
+ * symbols in 1..V-1) under logp (T, V); ties go to staying in a state, then to the state one
+ * back. scratch holds T (2 len + 1) doubles and as many ints (ICSTR_CTC_ALIGN_SCRATCH). Returns
+ * 0, or -1 when no path exists (T too short for the label and its repeats, a symbol outside
+ * 1..V-1) and path is left as it was. */
+#define ICSTR_CTC_ALIGN_SCRATCH(T, len) ((size_t)(T) * (2 * (size_t)(len) + 1) * (sizeof(double) + sizeof(int)))
+int icstr_ctc_align(const float *logp, int T, int V, const int *label, int len, int *path, double *scratch);
 
 /* ---- conv2d (owned by the recognizer model work: core/ops_conv.c) ----
  * 2-D convolution with stride and zero padding, for the conv stem: inp (B,Cin,H,W),

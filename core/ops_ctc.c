@@ -121,3 +121,49 @@ void icstr_ctc_backward(float *dlogits, const float *dloss, const float *grad, i
         for (size_t i = 0; i < tv; i++) dlogits[b * tv + i] += s * grad[b * tv + i];
     }
 }
+
+int icstr_ctc_best_path(const float *logp, int T, int V, int *tokens, int cap) {
+    int n = 0, prev = 0;
+    for (int t = 0; t < T; t++) {
+        const float *row = logp + (size_t)t * V;
+        int best = 0;
+        for (int v = 1; v < V; v++) best = row[v] > row[best] ? v : best;
+        if (best && best != prev && n < cap) tokens[n++] = best;
+        prev = best;
+    }
+    return n;
+}
+
+int icstr_ctc_align(const float *logp, int T, int V, const int *label, int len, int *path, double *scratch) {
+    int S = 2 * len + 1;
+    const double NEG = -1e300;
+    double *dp = scratch;                       /* (T, S) best log-score ending in state s at t */
+    int *from = (int *)(scratch + (size_t)T * S); /* (T, S) the state it came from */
+    for (int l = 0; l < len; l++)
+        if (label[l] < 1 || label[l] >= V) return -1;
+    if (T < 1) return -1;
+    for (int s = 0; s < S; s++) dp[s] = s < 2 ? (double)logp[ext(label, s)] : NEG;
+    for (int t = 1; t < T; t++) {
+        const double *prev = dp + (size_t)(t - 1) * S;
+        double *cur = dp + (size_t)t * S;
+        int *fr = from + (size_t)t * S;
+        for (int s = 0; s < S; s++) {
+            double best = prev[s];
+            int f = s;
+            if (s >= 1 && prev[s - 1] > best) best = prev[s - 1], f = s - 1;
+            if (s >= 2 && (s & 1) && label[s >> 1] != label[(s >> 1) - 1] && prev[s - 2] > best)
+                best = prev[s - 2], f = s - 2;
+            cur[s] = best <= NEG ? NEG : best + logp[(size_t)t * V + ext(label, s)];
+            fr[s] = f;
+        }
+    }
+    const double *last = dp + (size_t)(T - 1) * S;
+    int s = S - 1;
+    if (S > 1 && last[S - 2] > last[S - 1]) s = S - 2;
+    if (last[s] <= NEG) return -1;
+    for (int t = T - 1; t >= 0; t--) {
+        path[t] = ext(label, s);
+        if (t) s = from[(size_t)t * S + s];
+    }
+    return 0;
+}

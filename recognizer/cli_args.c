@@ -71,6 +71,24 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
         r->knn_params.lambda = (float)v;
+    } else if (!strcmp(a, "--glyphs") || !strcmp(a, "--no-glyphs")) {
+        r->glyphs = a[2] == 'g';
+    } else if (!strcmp(a, "--glyph-k") && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 1, 64, &v)) return 2;
+        r->glyph_params.k = (int)v;
+    } else if (!strcmp(a, "--glyph-temperature") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 1e-4, 1e3, &v)) return 2;
+        r->glyph_params.temperature = (float)v;
+    } else if (!strcmp(a, "--glyph-records") && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 0, 1 << 20, &v)) return 2;
+        r->glyph_params.records = (int)v;
+    } else if (!strcmp(a, "--glyph-lambda") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
+        r->glyph_params.lambda = (float)v;
     } else if (!strcmp(a, "--min-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;
@@ -89,4 +107,27 @@ int icstr_cli_line_split(const char *cmd, int argc, char **argv, int *i, icstr_l
     ++*i;
     p->split_aspect = (float)v;
     return 1;
+}
+
+int icstr_cli_ctc_weight(const char *cmd, int argc, char **argv, int *i, icstr_decode_params *p) {
+    if (strcmp(argv[*i], "--ctc-weight") || *i + 1 >= argc) return 0;
+    double v;
+    if (icstr_cli_double(cmd, argv[*i], argv[*i + 1], 0.0, 1.0, &v)) return 2;
+    ++*i;
+    p->ctc_weight = (float)v;
+    return 1;
+}
+
+int icstr_cli_check_reading(const char *cmd, const icstr_pool_reading *r, icstr_decode_params *dp) {
+    if (r->knn && dp->beam > 1) {
+        fprintf(stderr, "%s: --knn decodes greedily; it does not go with --beam\n", cmd);
+        return 2;
+    }
+    if (dp->ctc_weight < 0.0f) dp->ctc_weight = r->glyphs ? ICSTR_CLI_GLYPH_CTC_WEIGHT : 0.0f; /* not given */
+    if (r->glyphs && dp->ctc_weight == 0.0f) {
+        fprintf(stderr, "%s: --glyphs weighs the glyphs' votes in the joint reading: it does not go with --ctc-weight 0\n",
+                cmd);
+        return 2;
+    }
+    return 0;
 }

@@ -15,7 +15,8 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 #define ICSTR_CLI_POOL_READING_USAGE \
     "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S] " \
     "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
-    "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]]"
+    "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]] " \
+    "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
@@ -44,12 +45,23 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       temperature) (default 10), and the vote gets --knn-lambda (default\n"   \
     "                       0.3) of the probability: the crop reads as the pool's crops were\n"     \
     "                       read (a domain's glyphs). Greedy only; costs a product with every\n"    \
-    "                       entry per step (for pools of hundreds of records, not 100,000)\n"
+    "                       entry per step (for pools of hundreds of records, not 100,000)\n"    \
+    "  --glyphs             with --pool and the joint reading (--ctc-weight): the pool is also a\n"  \
+    "                       store of glyphs: each record's label aligned to its CTC frames gives one\n" \
+    "                       entry per frame (the encoder token, the character or blank); each frame\n" \
+    "                       of a crop gets the votes of the --glyph-k (default 16) most similar\n"  \
+    "                       entries, weights exp((cosine - best) / --glyph-temperature) (default\n" \
+    "                       0.05), with --glyph-lambda (default 0.5) of the probability, before the\n" \
+    "                       joint reading: a domain's glyphs read as its labels name them, also in\n" \
+    "                       text the pool never shows. Costs a product with every entry per crop;\n" \
+    "                       --glyph-records R: only the entries of the crop's R most similar\n"   \
+    "                       records vote (default 0: all), for large pools\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
-    "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda) need --pool\n"
+    "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
+    "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */
@@ -66,5 +78,21 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
     "                       crop (--trust-similarity): then its whole reading with it stays\n"
 /* --split-aspect at argv[*i]: as icstr_cli_pool_reading (1 taken, 0 not this option, 2 bad value). */
 int icstr_cli_line_split(const char *cmd, int argc, char **argv, int *i, icstr_line_split_params *p);
+
+/* The joint reading's weight (icstr_decode_params.ctc_weight): --ctc-weight at argv[*i], as
+ * icstr_cli_line_split (1 taken, 0 not this option, 2 bad value). A command starts from
+ * ctc_weight -1 (not given), which icstr_cli_check_reading resolves: 0, or with --glyphs
+ * ICSTR_CLI_GLYPH_CTC_WEIGHT. */
+#define ICSTR_CLI_GLYPH_CTC_WEIGHT 0.5f
+#define ICSTR_CLI_CTC_USAGE "[--ctc-weight W]"
+#define ICSTR_CLI_CTC_HELP                                                                             \
+    "  --ctc-weight W       the joint reading: the CTC head's best path is read too, and the reading\n" \
+    "                       with the higher (1 - W) log p_decoder + W log p_ctc stays (default 0,\n"   \
+    "                       the decoder's reading alone; with --glyphs 0.5)\n"
+int icstr_cli_ctc_weight(const char *cmd, int argc, char **argv, int *i, icstr_decode_params *p);
+
+/* Options that do not go together (--knn with --beam, --glyphs with --ctc-weight 0): 0, or a
+ * message on stderr and 2. Resolves a ctc_weight not given (-1). */
+int icstr_cli_check_reading(const char *cmd, const icstr_pool_reading *r, icstr_decode_params *dp);
 
 #endif

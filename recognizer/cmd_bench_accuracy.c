@@ -16,7 +16,7 @@
 static const char *usage =
     "usage: icstr bench accuracy --data PATH [--data PATH...] [--model M] [--out DIR] [--name NAME]\n"
     "                            [--errors] [--errors-max N] [--beam K] [--batch N] [--threads N]\n"
-    "                            [--limit N] [--predictions-in TSV] " ICSTR_CLI_SPLIT_USAGE "\n"
+    "                            [--limit N] [--predictions-in TSV] " ICSTR_CLI_SPLIT_USAGE " " ICSTR_CLI_CTC_USAGE "\n"
     "\n"
     "Scores every labelled set (an STR LMDB or a folder with a gt.txt) under the standard protocol\n"
     "(lower-case [a-z0-9], labels longer than 25 skipped) and the cased one (94 printable ASCII\n"
@@ -42,6 +42,7 @@ static const char *usage =
     "                       crop's path as icstr recognize prints it, or relative to the set folder;\n"
     "                       a crop missing from F counts as an empty prediction\n"
     ICSTR_CLI_SPLIT_HELP
+    ICSTR_CLI_CTC_HELP
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -284,6 +285,7 @@ int icstr_bench_accuracy(int argc, char **argv) {
     int n_data = 0, errors = 0;
     long errors_max = 64, beam = 1, batch = 64, threads = 0, limit = 0;
     icstr_line_split_params split = icstr_line_split_default_params();
+    icstr_decode_params dp = icstr_decode_default_params();
     if (!data) return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -320,6 +322,8 @@ int icstr_bench_accuracy(int argc, char **argv) {
             bad = icstr_cli_long("icstr bench accuracy", a, argv[++i], 1, 1L << 40, &limit);
         } else if ((bad = icstr_cli_line_split("icstr bench accuracy", argc, argv, &i, &split))) {
             bad = bad == 2;
+        } else if ((bad = icstr_cli_ctc_weight("icstr bench accuracy", argc, argv, &i, &dp))) {
+            bad = bad == 2;
         } else {
             fprintf(stderr, "icstr bench accuracy: unexpected argument '%s'\n\n%s", a, usage);
             bad = 1;
@@ -335,7 +339,6 @@ int icstr_bench_accuracy(int argc, char **argv) {
         return 2;
     }
     icstr_set_threads((int)threads);
-    icstr_decode_params dp = icstr_decode_default_params();
     dp.beam = (int)beam;
     icstr_model *m = NULL;
     icstr_crop_batch cb = {0};

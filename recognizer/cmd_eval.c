@@ -17,7 +17,7 @@ static const char *usage =
     "usage: icstr eval --data PATH [--model M] [--protocol standard|cased] [--json]\n"
     "                  [--beam K] [--batch N] [--threads N] [--limit N] [--predictions OUT.tsv]\n"
     "                  [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
-    "                  [--errors DIR] " ICSTR_CLI_SPLIT_USAGE "\n"
+    "                  [--errors DIR] " ICSTR_CLI_SPLIT_USAGE " " ICSTR_CLI_CTC_USAGE "\n"
     "\n"
     "Scores the model on a labelled set: an STR LMDB or a folder with a gt.txt.\n"
     "\n"
@@ -38,6 +38,7 @@ static const char *usage =
     "  --errors DIR         write the misread crops (original bytes) with their TRUE labels as a\n"
     "                       gt.txt folder: `icstr pool add P --data DIR` then teaches them in context\n"
     ICSTR_CLI_SPLIT_HELP
+    ICSTR_CLI_CTC_HELP
     "\n"
     "A crop that cannot be read counts as a wrong (empty) prediction and is reported on stderr.\n";
 
@@ -77,6 +78,8 @@ int icstr_cmd_eval(int argc, char **argv) {
     long batch = 64, threads = 0, limit = 0, beam = 1;
     icstr_pool_reading reading = icstr_pool_reading_default();
     icstr_line_split_params split = icstr_line_split_default_params();
+    icstr_decode_params dp = icstr_decode_default_params();
+    dp.ctc_weight = -1.0f; /* not given: icstr_cli_check_reading resolves it */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -98,6 +101,8 @@ int icstr_cmd_eval(int argc, char **argv) {
         } else if ((got = icstr_cli_pool_reading("icstr eval", argc, argv, &i, &reading, &reading_given))) {
             if (got == 2) return 2;
         } else if ((got = icstr_cli_line_split("icstr eval", argc, argv, &i, &split))) {
+            if (got == 2) return 2;
+        } else if ((got = icstr_cli_ctc_weight("icstr eval", argc, argv, &i, &dp))) {
             if (got == 2) return 2;
         } else if (!strcmp(a, "--protocol") && more) {
             const char *p = argv[++i];
@@ -128,13 +133,9 @@ int icstr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "icstr eval: " ICSTR_CLI_POOL_READING_NEED_POOL);
         return 2;
     }
-    if (reading.knn && beam > 1) {
-        fprintf(stderr, "icstr eval: --knn decodes greedily; it does not go with --beam\n");
-        return 2;
-    }
-    icstr_set_threads((int)threads);
-    icstr_decode_params dp = icstr_decode_default_params();
     dp.beam = (int)beam;
+    if (icstr_cli_check_reading("icstr eval", &reading, &dp)) return 2;
+    icstr_set_threads((int)threads);
     icstr_model *m = NULL;
     icstr_inputs *in = NULL;
     icstr_crop_batch cb = {0};

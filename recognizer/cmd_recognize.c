@@ -15,7 +15,7 @@
 static const char *usage =
     "usage: icstr recognize [--model M] [--json] [--beam K] [--batch N] [--threads N]\n"
     "                       [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
-    "                       " ICSTR_CLI_SPLIT_USAGE " INPUT...\n"
+    "                       " ICSTR_CLI_SPLIT_USAGE " " ICSTR_CLI_CTC_USAGE " INPUT...\n"
     "\n"
     "Recognizes the text of cropped word images. INPUT is an image file, a folder of images,\n"
     "a folder with a gt.txt, an STR LMDB (a folder holding data.mdb), or - for image paths on\n"
@@ -26,6 +26,7 @@ static const char *usage =
     "                       pool P (icstr pool) in front of it, the most similar nearest\n"
     ICSTR_CLI_POOL_READING_HELP
     ICSTR_CLI_SPLIT_HELP
+    ICSTR_CLI_CTC_HELP
     "  --json               one JSON object per crop: {\"path\", \"text\", \"confidence\"} or\n"
     "                       {\"path\", \"error\"}; with --pool also \"prompts\": [{\"id\", \"similarity\"}...],\n"
     "                       the most similar first, \"trusted\": true where the crop was read with\n"
@@ -67,6 +68,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
     icstr_pool_reading reading = icstr_pool_reading_default();
     icstr_line_split_params split = icstr_line_split_default_params();
     icstr_decode_params dp = icstr_decode_default_params();
+    dp.ctc_weight = -1.0f; /* not given: icstr_cli_check_reading resolves it */
     char **inputs = calloc((size_t)argc, sizeof(char *));
     int n_inputs = 0;
     if (!inputs) return 1;
@@ -89,6 +91,11 @@ int icstr_cmd_recognize(int argc, char **argv) {
                 return 2;
             }
         } else if ((got = icstr_cli_line_split("icstr recognize", argc, argv, &i, &split))) {
+            if (got == 2) {
+                free(inputs);
+                return 2;
+            }
+        } else if ((got = icstr_cli_ctc_weight("icstr recognize", argc, argv, &i, &dp))) {
             if (got == 2) {
                 free(inputs);
                 return 2;
@@ -116,8 +123,7 @@ int icstr_cmd_recognize(int argc, char **argv) {
         free(inputs);
         return 2;
     }
-    if (reading.knn && dp.beam > 1) {
-        fprintf(stderr, "icstr recognize: --knn decodes greedily; it does not go with --beam\n");
+    if (icstr_cli_check_reading("icstr recognize", &reading, &dp)) {
         free(inputs);
         return 2;
     }

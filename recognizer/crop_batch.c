@@ -180,7 +180,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 
 icstr_pool_reading icstr_pool_reading_default(void) {
     icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params(), 0,
-                           icstr_knn_default_params()};
+                           icstr_knn_default_params(), 0, icstr_glyph_default_params()};
     return r;
 }
 
@@ -199,6 +199,16 @@ static void free_pool_buffers(icstr_crop_batch *b) {
     free(b->kept_plain);
     free(b->read_ctx);
     b->read_ctx = NULL;
+    icstr_glyph_store_free(&b->glyphs);
+    icstr_free(b->ctc_logp);
+    icstr_free(b->ctc_feat);
+    icstr_free(b->glyph_scratch);
+    free(b->ctc_skip);
+    free(b->glyph_ids);
+    free(b->glyph_scores);
+    b->ctc_logp = b->ctc_feat = b->glyph_scratch = b->glyph_scores = NULL;
+    b->ctc_skip = NULL;
+    b->glyph_ids = NULL;
     b->latents = b->embeddings = b->plain_latents = b->plain_confidence = NULL;
     b->plain_texts = NULL;
     b->plain_of = NULL;
@@ -244,6 +254,10 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         return rc;
     }
     if (r->knn && (rc = icstr_pool_knn_load(pool, &r->knn_params, &b->knn))) {
+        free_pool_buffers(b);
+        return rc;
+    }
+    if (r->glyphs && (rc = icstr_glyph_store_load(pool, &b->glyphs))) {
         free_pool_buffers(b);
         return rc;
     }
@@ -305,13 +319,41 @@ static void trim_trusted(icstr_crop_batch *b, int n) {
 }
 
 /* Reads n inputs (with the pool's prompts and lexicon when one is set). */
+/* The joint reading's buffers for in_cap inputs (allocated on first use): the CTC frames, and
+ * with the glyph store the tokens and the scratch of the votes. */
+static int alloc_joint(icstr_crop_batch *b, icstr_model *m) {
+    if (b->ctc_logp) return ICSTR_OK;
+    int T = icstr_model_ctc_frame_count(m), V = icstr_model_vocab(m).n_chars + 1;
+    int E = icstr_model_get_config(m)->enc_dim, glyphs = b->reading.glyphs;
+    b->ctc_logp = icstr_alloc((size_t)b->in_cap * T * V, sizeof(float));
+    b->ctc_skip = calloc((size_t)b->in_cap, 1);
+    int R = b->reading.glyph_params.records;
+    if (glyphs) {
+        b->ctc_feat = icstr_alloc((size_t)b->in_cap * T * E, sizeof(float));
+        b->glyph_scratch = icstr_alloc(icstr_glyph_scratch_floats(&b->glyphs, R), sizeof(float));
+    }
+    if (glyphs && R > 0) {
+        b->glyph_ids = calloc((size_t)b->in_cap * R, sizeof *b->glyph_ids);
+        b->glyph_scores = calloc((size_t)b->in_cap * R, sizeof *b->glyph_scores);
+    }
+    if (b->ctc_logp && b->ctc_skip && (!glyphs || (b->ctc_feat && b->glyph_scratch)) &&
+        (!glyphs || R <= 0 || (b->glyph_ids && b->glyph_scores)))
+        return ICSTR_OK;
+    return icstr_fail(ICSTR_ERR_NOMEM, "crop batch: CTC frames of %d inputs", b->in_cap);
+}
+
+/* Reads n inputs (with the pool's prompts, lexicon and glyphs when a pool is set; the joint
+ * reading with dp->ctc_weight > 0). */
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
                        char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
     icstr_decode_params with_knn = *dp;
     if (b->reading.knn) with_knn.knn = &b->knn.knn;
     const icstr_decode_params *p = &with_knn;
-    int rc = icstr_model_encode(m, inputs, n, b->latents, b->embeddings);
+    int joint = dp->ctc_weight > 0.0f, rc = joint ? alloc_joint(b, m) : ICSTR_OK;
+    if (!rc)
+        rc = icstr_model_encode_ctc(m, inputs, n, b->latents, b->embeddings, joint ? b->ctc_feat : NULL,
+                                    joint ? b->ctc_logp : NULL);
     if (!rc) rc = icstr_pool_prompts_fill(b->pool, b->embeddings, n, &b->prompts);
     if (!rc) trim_trusted(b, n);
     if (!rc) rc = icstr_model_decode(m, b->latents, n, b->read_ctx, p, texts, ICSTR_TEXT_CAP, confidence);
@@ -319,7 +361,22 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!rc && b->reading.lexicon)
         rc = icstr_pool_lexicon_correct(&b->lexicon, m, b->latents, n, &b->reading.lexicon_params, texts,
                                         ICSTR_TEXT_CAP, confidence, NULL);
-    return rc;
+    if (rc || !joint) return rc;
+    /* the joint reading; a crop the pool holds itself keeps the reading its record gave it */
+    int T = icstr_model_ctc_frame_count(m), V = icstr_model_vocab(m).n_chars + 1;
+    int E = icstr_model_get_config(m)->enc_dim, R = b->reading.glyph_params.records, found = 0;
+    if (b->reading.glyphs && R > 0 &&
+        (rc = icstr_pool_search(b->pool, b->embeddings, n, R, b->glyph_ids, b->glyph_scores, &found)))
+        return rc;
+    for (int k = 0; k < n; k++) {
+        b->ctc_skip[k] = (unsigned char)input_trusted(b, k);
+        if (b->reading.glyphs && !b->ctc_skip[k])
+            icstr_glyph_mix(&b->glyphs, &b->reading.glyph_params, T, b->ctc_feat + (size_t)k * T * E,
+                            b->ctc_logp + (size_t)k * T * V, R > 0 ? b->glyph_ids + (size_t)k * R : NULL, found,
+                            b->glyph_scratch);
+    }
+    return icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, dp->ctc_weight, b->ctc_skip, texts, ICSTR_TEXT_CAP,
+                                 confidence, NULL);
 }
 
 /* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces;

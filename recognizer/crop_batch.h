@@ -7,6 +7,7 @@
 #include "icstr_pool.h"
 #include "inputs.h"
 #include "model.h"
+#include "pool_glyphs.h"
 #include "pool_knn.h"
 #include "pool_lexicon.h"
 
@@ -32,6 +33,10 @@ typedef struct {
     int knn;                 /* 1: every decoding pass mixes in the votes of the pool's decoder
                                 states (pool_knn.h; greedy only) */
     icstr_knn_params knn_params;
+    int glyphs;              /* 1: with the joint reading (icstr_decode_params.ctc_weight > 0), the
+                                CTC head's frames get the votes of the pool's glyphs
+                                (pool_glyphs.h) first */
+    icstr_glyph_params glyph_params;
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -56,6 +61,14 @@ typedef struct {
     icstr_pool_reading reading;
     icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
     icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
+    icstr_glyph_store glyphs;    /* reading.glyphs: the pool's glyph frames (glyphs.n 0 otherwise) */
+    float *ctc_logp;         /* the joint reading (ctc_weight > 0) with a pool: (in_cap, T, V) the
+                                inputs' CTC frames, mixed with the glyphs' votes */
+    float *ctc_feat;         /* reading.glyphs: (in_cap, T, enc_dim) their encoder tokens */
+    float *glyph_scratch;    /* reading.glyphs: (T, glyphs.n) */
+    unsigned char *ctc_skip; /* (in_cap) inputs that keep their reading (a trusted prompt) */
+    uint64_t *glyph_ids;     /* glyph_params.records > 0: (in_cap, records) each input's most */
+    float *glyph_scores;     /* similar records, whose glyphs alone vote */
     float *latents;          /* (in_cap, M, D) the inputs' visual latents */
     float *embeddings;       /* (in_cap, D) their pool keys */
     icstr_pool_prompts prompts;

@@ -164,6 +164,13 @@ int icstr_model_loss(icstr_model *m, const icstr_batch *batch, icstr_loss_info *
  * (32 images per pass). */
 int icstr_model_encode(icstr_model *m, const float *images, int n, float *latents,
                        float *embeddings);
+/* The same, and from the same encoder pass the auxiliary CTC head's frames: feat (n, T, enc_dim)
+ * the encoder tokens in the order the head reads them (column by column, top to bottom in a
+ * column) and logp (n, T, 1 + n_chars) its log-probabilities per frame (symbol 0 the blank, 1 + t
+ * token t); T = icstr_model_ctc_frame_count. Any output may be NULL. */
+int icstr_model_encode_ctc(icstr_model *m, const float *images, int n, float *latents, float *embeddings,
+                           float *feat, float *logp);
+int icstr_model_ctc_frame_count(const icstr_model *m);
 
 /* A datastore of decoder states for nearest-neighbour decoding (kNN-LM; recognizer/pool_knn.c
  * builds one from a prompt pool): the final decoder state (after the last layer norm) at each
@@ -186,6 +193,10 @@ typedef struct {
     int max_len;               /* 0 = cfg max_label (also the cap); after max_len characters
                                   the next token is EOC */
     const icstr_knn *knn;      /* NULL (default) or a datastore to decode with (greedy only) */
+    float ctc_weight;          /* icstr_model_recognize (and icstr_crop_batch_recognize): 0
+                                  (default) the decoder's reading; in (0, 1] the joint reading
+                                  (icstr_model_ctc_joint) with this weight. icstr_model_decode
+                                  ignores it (it has no encoder frames) */
 } icstr_decode_params;
 icstr_decode_params icstr_decode_default_params(void);
 
@@ -227,7 +238,18 @@ int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_c
 int icstr_model_states(icstr_model *m, const float *latents, int n, const int *tokens, const int *len,
                        float *states);
 
-/* Convenience: encode + decode images with no prompts. */
+/* The joint reading: for each of n readings texts[i] of latents (n, M, dec_dim) whose CTC frames
+ * are logp (n, T, 1 + n_chars) (icstr_model_encode_ctc; they may have been mixed with other
+ * evidence, e.g. the pool's glyphs), the CTC head's best path is a second candidate; the one with
+ * the higher (1 - weight) log p_decoder (no prompts) + weight log p_ctc (all alignments) stays,
+ * a replaced reading's confidence becoming its decoder probability. Inputs with skip[i] set (skip
+ * may be NULL) and readings the model cannot encode keep theirs. *changed (may be NULL) counts
+ * the replaced readings. weight 0 changes nothing. Errors: ICSTR_ERR_ARG (weight outside [0, 1]),
+ * ICSTR_ERR_NOMEM, those of icstr_model_score. */
+int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *logp, int n, float weight,
+                          const unsigned char *skip, char **texts, int cap, float *confidence, int *changed);
+
+/* Convenience: encode + decode images with no prompts (the joint reading when p->ctc_weight > 0). */
 int icstr_model_recognize(icstr_model *m, const float *images, int n,
                           const icstr_decode_params *p, char **texts, int cap,
                           float *confidence);

@@ -15,7 +15,6 @@
 #include <omp.h>
 #endif
 
-#define ENCODE_GROUP 32       /* images per encoder pass */
 #define PREFIX_ROWS 4096      /* decoder rows per prefix pass (bounds the attention buffer) */
 #define MAX_GROUP 256         /* queries per pass */
 #define MAX_BEAM 64
@@ -23,40 +22,8 @@
 #define KNN_MAX_K 64
 
 icstr_decode_params icstr_decode_default_params(void) {
-    icstr_decode_params p = {1, 0, NULL};
+    icstr_decode_params p = {1, 0, NULL, 0.0f};
     return p;
-}
-
-int icstr_model_encode(icstr_model *m, const float *images, int n, float *latents,
-                       float *embeddings) {
-    const icstr_model_config *c = &m->cfg;
-    int M = c->latents, D = c->dec_dim;
-    if (n < 0 || (n > 0 && !images)) return icstr_fail(ICSTR_ERR_ARG, "encode: %d images", n);
-    size_t img_floats = (size_t)3 * c->img_h * c->img_w;
-    for (int i0 = 0; i0 < n; i0 += ENCODE_GROUP) {
-        int g = n - i0 < ENCODE_GROUP ? n - i0 : ENCODE_GROUP;
-        model_plan need = {0, 0, (size_t)g, 0, 0, 0, 0};
-        int rc = icstr_model_plan_(m, &need);
-        if (rc) return rc;
-        if ((rc = icstr_model_encoder_forward_(m, images + (size_t)i0 * img_floats, g, 0, NULL)))
-            return rc;
-        if (latents)
-            memcpy(latents + (size_t)i0 * M * D, m->r.out, (size_t)g * M * D * sizeof(float));
-        if (embeddings)
-            for (int i = 0; i < g; i++) {
-                float *e = embeddings + (size_t)(i0 + i) * D;
-                double norm = 0.0;
-                for (int k = 0; k < D; k++) {
-                    double s = 0.0;
-                    for (int j = 0; j < M; j++) s += m->r.out[((size_t)i * M + j) * D + k];
-                    e[k] = (float)(s / M);
-                    norm += (double)e[k] * e[k];
-                }
-                float inv = (float)(1.0 / (sqrt(norm) + 1e-12));
-                for (int k = 0; k < D; k++) e[k] *= inv;
-            }
-    }
-    return ICSTR_OK;
 }
 
 /* ---- the decoding step ---- */
@@ -686,8 +653,15 @@ int icstr_model_recognize(icstr_model *m, const float *images, int n, const icst
     size_t per = (size_t)m->cfg.latents * m->cfg.dec_dim;
     float *lat = icstr_alloc((size_t)n * per, sizeof(float));
     if (!lat) return ICSTR_ERR_NOMEM;
-    int rc = icstr_model_encode(m, images, n, lat, NULL);
+    float *logp = NULL;
+    if (p && p->ctc_weight > 0.0f && !(logp = icstr_alloc((size_t)n * m->N * m->ctc_v, sizeof(float)))) {
+        icstr_free(lat);
+        return ICSTR_ERR_NOMEM;
+    }
+    int rc = icstr_model_encode_ctc(m, images, n, lat, NULL, NULL, logp);
     if (!rc) rc = icstr_model_decode(m, lat, n, NULL, p, texts, cap, confidence);
+    if (!rc && logp) rc = icstr_model_ctc_joint(m, lat, logp, n, p->ctc_weight, NULL, texts, cap, confidence, NULL);
+    icstr_free(logp);
     icstr_free(lat);
     return rc;
 }

@@ -156,6 +156,17 @@ static inline void ref_dropout(double *out, const double *inp, const uint8_t *ke
     for (size_t i = 0; i < n; i++) out[i] = keep[i] ? inp[i] / (1.0 - p) : 0.0;
 }
 
+/* What a CTC path of T symbols (0 the blank) collapses to: repeats merged, blanks dropped; returns
+ * the length written to out. */
+static inline int ref_ctc_collapse(const int *path, int T, int *out) {
+    int n = 0, prev = 0;
+    for (int t = 0; t < T; t++) {
+        if (path[t] && path[t] != prev) out[n++] = path[t];
+        prev = path[t];
+    }
+    return n;
+}
+
 /* CTC by brute force: the probability of the label is the sum, over every one of the V^T frame
  * paths, of the path's probability when the path collapses (merge repeats, drop blanks) to the
  * label. Only for tiny T and V. Returns -log p, or INFINITY when no path collapses to it. */

@@ -224,9 +224,15 @@ int main(void) {
         CHECK_NEAR(n2, 1.0, 1e-5);
         /* one image alone gives the same latents as in the batch */
         CHECK(icstr_model_encode(m, images + (size_t)i * 3 * 8 * 32, 1, lat1, NULL) == ICSTR_OK);
-        double worst = 0.0;
-        for (size_t k = 0; k < per; k++) worst = fmax(worst, fabs(lat1[k] - lat[i * per + k]));
-        CHECK_MSG(worst < 1e-5, "image %d: batch vs alone differ by %g", i, worst);
+        double worst = 0.0, big = 0.0;
+        for (size_t k = 0; k < per; k++) {
+            worst = fmax(worst, fabs(lat1[k] - lat[i * per + k]));
+            big = fmax(big, fabs(lat[i * per + k]));
+        }
+        /* relative to the latents' size: BLAS picks kernels (and so summation orders) by batch
+         * size, and on some CPUs (an AMD EPYC here) that moves a latent of 4.3 by 1.1e-5 */
+        CHECK_MSG(worst < 1e-5 * fmax(1.0, big), "image %d: batch vs alone differ by %g (largest latent %g)", i, worst,
+                  big);
     }
     make_context(m, lat);
 

@@ -331,6 +331,55 @@ static void test_ctc(void) {
     free(x), free(grad), free(xd), free(xl), free(gl);
 }
 
+/* best path and Viterbi alignment against enumerating every path of V^T */
+static void test_ctc_paths(void) {
+    enum { T = 6, V = 4 };
+    float *x = randf((size_t)T * V, -3, 3);
+    for (int t = 0; t < T; t++) { /* rows of log-probabilities */
+        double z = 0;
+        for (int v = 0; v < V; v++) z += exp(x[t * V + v]);
+        for (int v = 0; v < V; v++) x[t * V + v] -= (float)log(z);
+    }
+    /* best path: the argmax path collapsed */
+    int arg[T], want[T], got[T + 1];
+    for (int t = 0; t < T; t++) {
+        arg[t] = 0;
+        for (int v = 1; v < V; v++) arg[t] = x[t * V + v] > x[t * V + arg[t]] ? v : arg[t];
+    }
+    int nw = ref_ctc_collapse(arg, T, want), ng = icstr_ctc_best_path(x, T, V, got, T + 1);
+    CHECK(ng == nw && !memcmp(got, want, (size_t)nw * sizeof(int)));
+    CHECK(icstr_ctc_best_path(x, T, V, got, 0) == 0);
+    /* the alignment: the highest-scoring of the paths that collapse to the label */
+    int labels[][3] = {{1, 2, 3}, {2, 2, 0}, {3, 0, 0}, {1, 1, 1}, {0, 0, 0}};
+    int lens[] = {3, 2, 1, 3, 0};
+    double *scratch = malloc(ICSTR_CTC_ALIGN_SCRATCH(T, 3));
+    for (int c = 0; c < 5; c++) {
+        double best = -INFINITY;
+        int path[T], col[T];
+        for (long code = 0; code < 4096; code++) { /* V^T = 4^6 */
+            long k = code;
+            for (int t = 0; t < T; t++) path[t] = (int)(k % V), k /= V;
+            int n = ref_ctc_collapse(path, T, col);
+            if (n != lens[c] || memcmp(col, labels[c], (size_t)n * sizeof(int))) continue;
+            double s = 0;
+            for (int t = 0; t < T; t++) s += x[t * V + path[t]];
+            best = fmax(best, s);
+        }
+        int rc = icstr_ctc_align(x, T, V, labels[c], lens[c], path, scratch);
+        double s = 0;
+        for (int t = 0; t < T && !rc; t++) s += x[t * V + path[t]];
+        int n = rc ? -1 : ref_ctc_collapse(path, T, col);
+        CHECK_MSG(!rc && n == lens[c] && !memcmp(col, labels[c], (size_t)lens[c] * sizeof(int)) &&
+                      fabs(s - best) < 1e-6,
+                  "align case %d: rc %d, score %g vs brute force %g", c, rc, s, best);
+    }
+    /* 1 1 1 needs 5 frames; T = 4 has no path; a blank or out-of-range symbol in the label */
+    int path[T] = {7, 7, 7, 7, 7, 7}, rep[3] = {1, 1, 1}, bad[2] = {1, V};
+    CHECK(icstr_ctc_align(x, 4, V, rep, 3, path, scratch) == -1 && path[0] == 7);
+    CHECK(icstr_ctc_align(x, T, V, bad, 2, path, scratch) == -1);
+    free(scratch), free(x);
+}
+
 /* Gradient reductions over rows must give the same bits whatever the thread count. */
 static void test_thread_independence(void) {
     int N = 517, C = 192, V = 50;
@@ -386,6 +435,7 @@ int main(void) {
     test_crossentropy(0.1f);
     test_dropout();
     test_ctc();
+    test_ctc_paths();
     test_thread_independence();
     return check_finish("test_ops_forward");
 }

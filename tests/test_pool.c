@@ -9,6 +9,7 @@
 #include "check.h"
 #include "crop_batch.h"
 #include "icstr_data.h"
+#include "ops_ref.h"
 #include "pool_internal.h"
 
 #include <ftw.h>
@@ -910,22 +911,39 @@ static int visit_states(void *user, const icstr_pool_record *r) {
     return 0;
 }
 
+/* Draws n crops of labels (variants variant0...), adds them to pool and puts their inputs in cb
+ * (initialised here for n crops); png/len get the encoded crops for the caller to free. */
+static void add_drawn_crops(icstr_model *m, icstr_pool *pool, icstr_crop_batch *cb, int n, char labels[][8],
+                            uint64_t variant0, unsigned char **png, size_t *len) {
+    icstr_pool_item items[16];
+    CHECK(n <= 16 && icstr_crop_batch_init(cb, n, 8, 32) == ICSTR_OK);
+    for (int i = 0; i < n; i++) {
+        png[i] = draw_crop(labels[i], variant0 + (uint64_t)i, &len[i]);
+        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+        to_input(m, png[i], len[i], cb->images + (size_t)i * 3 * 8 * 32);
+    }
+    CHECK(icstr_pool_add(pool, items, n, "drawn", NULL) == ICSTR_OK);
+}
+
+/* Reads the batch's n crops with pool as rd says; returns how many read their label. */
+static int batch_right(icstr_crop_batch *cb, icstr_pool *pool, icstr_model *m, const icstr_pool_reading *rd,
+                       const icstr_decode_params *dp, char labels[][8], int n) {
+    CHECK(icstr_crop_batch_set_pool(cb, pool, rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(cb, m, dp) == ICSTR_OK);
+    int right = 0;
+    for (int i = 0; i < n; i++) right += !strcmp(cb->texts[i], labels[i]);
+    return right;
+}
+
 static void test_knn_store(icstr_model *A) {
     icstr_pool *pool = new_pool(A, "knn");
     enum { NP = 6, M = 4, D = 16, L = 8, T = ICSTR_TEXT_CAP };
-    icstr_pool_item items[NP];
     unsigned char *png[NP];
     size_t len[NP];
     char labels[NP][8];
     icstr_crop_batch cb;
-    CHECK(icstr_crop_batch_init(&cb, NP, 8, 32) == ICSTR_OK);
-    for (int i = 0; i < NP; i++) {
-        word(i * 11 + 2, labels[i]);
-        png[i] = draw_crop(labels[i], 300 + (uint64_t)i, &len[i]);
-        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
-        to_input(A, png[i], len[i], cb.images + (size_t)i * 3 * 8 * 32);
-    }
-    CHECK(icstr_pool_add(pool, items, NP, "k", NULL) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) word(i * 11 + 2, labels[i]);
+    add_drawn_crops(A, pool, &cb, NP, labels, 300, png, len);
     icstr_knn_params kp = {1, 1.0f, 1.0f};
     icstr_pool_knn st;
     CHECK(icstr_pool_knn_load(pool, &kp, &st) == ICSTR_OK);
@@ -952,10 +970,7 @@ static void test_knn_store(icstr_model *A) {
     icstr_pool_reading rd = icstr_pool_reading_default();
     rd.min_similarity = 1.5f;
     rd.compare_plain = 0;
-    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
-    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_OK);
-    int plain_right = 0, knn_right = 0;
-    for (int i = 0; i < NP; i++) plain_right += !strcmp(cb.texts[i], labels[i]);
+    int plain_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP), knn_right = 0;
     rd.knn = 1;
     rd.knn_params = kp;
     CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK && cb.knn.knn.n == want_n);
@@ -1108,6 +1123,72 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     return plain_won;
 }
 
+/* The glyph store (pool_glyphs.h): one entry per CTC frame of every record, unit keys, values
+ * that collapse to the record's label; through a crop batch with the joint reading, one vote
+ * with all the weight makes every pool crop read its label, which the plain model does not. */
+static void test_glyph_store(icstr_model *A) {
+    icstr_pool *pool = new_pool(A, "glyphs");
+    enum { NP = 5, L = 8 };
+    unsigned char *png[NP];
+    size_t len[NP];
+    char labels[NP][8];
+    icstr_crop_batch cb;
+    for (int i = 0; i < NP; i++) word(i * 7 + 3, labels[i]);
+    strcpy(labels[1], "aaaa"); /* a repeated symbol needs blanks between in the alignment */
+    add_drawn_crops(A, pool, &cb, NP, labels, 900, png, len);
+    icstr_glyph_store gs;
+    CHECK(icstr_glyph_store_load(pool, &gs) == ICSTR_OK);
+    int T = icstr_model_ctc_frame_count(A), E = icstr_model_get_config(A)->enc_dim;
+    int ok = gs.records == NP && gs.n == NP * T && gs.E == E && gs.V == icstr_model_vocab(A).n_chars + 1;
+    for (int i = 0; i < NP && ok; i++) { /* records come in id order, as they were added */
+        int sym[64], tok[L], tl, k = ref_ctc_collapse(gs.values + (size_t)i * T, T, sym);
+        CHECK(icstr_model_encode_label(A, labels[i], tok, &tl) == ICSTR_OK);
+        ok &= k == tl;
+        for (int j = 0; j < k && ok; j++) ok &= sym[j] == tok[j] + 1;
+        for (int t = 0; t < T; t++) {
+            double n2 = 0.0;
+            for (int e = 0; e < E; e++) n2 += (double)gs.keys[((size_t)i * T + t) * E + e] * gs.keys[((size_t)i * T + t) * E + e];
+            ok &= fabs(n2 - 1.0) < 1e-4;
+        }
+    }
+    CHECK_MSG(ok, "glyph store: %d records, %d entries", gs.records, gs.n);
+    icstr_glyph_store_free(&gs);
+    /* through a crop batch: no prompt is trusted, so every crop gets the joint reading */
+    cb.n = cb.n_ok = NP;
+    icstr_decode_params dp = icstr_decode_default_params();
+    icstr_pool_reading rd = icstr_pool_reading_default();
+    rd.compare_plain = 0;
+    rd.trust_similarity = 2.0f;
+    int plain_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    rd.glyphs = 1;
+    rd.glyph_params.k = 1, rd.glyph_params.lambda = 1.0f;
+    dp.ctc_weight = 1.0f;
+    int glyph_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    CHECK(cb.glyphs.n == NP * T);
+    CHECK_MSG(glyph_right == NP && plain_right < NP, "glyphs through the batch: %d of %d pool crops read their label (plain %d)",
+              glyph_right, NP, plain_right);
+    /* only the most similar record's glyphs (the crop's own) vote: the same */
+    rd.glyph_params.records = 1;
+    glyph_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    CHECK_MSG(glyph_right == NP, "glyphs of the most similar record: %d of %d", glyph_right, NP);
+    rd.glyph_params.records = 0;
+    /* a trusted prompt (the crop itself) keeps its reading with prompts: the joint reading skips it */
+    rd.trust_similarity = 0.998f;
+    rd.glyph_params.lambda = 0.0f; /* the head alone would read these crops otherwise */
+    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_OK);
+    static char with_trust[NP][ICSTR_TEXT_CAP];
+    for (int i = 0; i < NP; i++) strcpy(with_trust[i], cb.texts[i]);
+    dp.ctc_weight = 0.0f;
+    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_OK);
+    int kept = 1;
+    for (int i = 0; i < NP; i++) kept &= !strcmp(with_trust[i], cb.texts[i]);
+    CHECK_MSG(kept, "the joint reading changed a trusted crop's reading");
+    icstr_crop_batch_free(&cb);
+    icstr_pool_close(pool);
+    for (int i = 0; i < NP; i++) free(png[i]);
+}
+
 int main(void) {
     icstr_set_threads(1);
     snprintf(tmp, sizeof tmp, "%s/icstr-pool-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -1123,6 +1204,7 @@ int main(void) {
     test_search(192);
     test_incontext(A);
     test_lexicon(A);
+    test_glyph_store(A);
     test_knn_store(A);
     /* with these two random models the plain reading wins for all crops, then for none: the
      * choice is checked both ways */
