@@ -22,7 +22,7 @@
 static const char *usage =
     "usage: icstr bench speed --data PATH [--model M] [--n N] [--warmup W] [--repeat R] [--batch B]\n"
     "                         [--threads T] [--out DIR] [--name NAME] [--no-sgemm]\n"
-    "                         [--pool P " ICSTR_CLI_POOL_READING_USAGE "]\n"
+    "                         [--pool P " ICSTR_CLI_POOL_READING_USAGE " " ICSTR_CLI_CTC_USAGE "]\n"
     "\n"
     "Times the model on the first N crops of PATH (any input icstr recognize takes), greedy\n"
     "decoding, decoded RGB in -> text out:\n"
@@ -65,7 +65,8 @@ typedef struct {
     double load_ms, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all, loadavg;
     speed_numbers plain, context; /* context: with --pool only */
     long crops, pool_records;
-    int threads, batch, shots, compare_plain, lexicon, knn;
+    int threads, batch, shots, compare_plain, lexicon, knn, glyphs;
+    float ctc_weight;
     float min_similarity;
 } speed_result;
 
@@ -139,14 +140,13 @@ static int fill_batch(icstr_crop_batch *cb, const icstr_image *imgs, long s, int
 
 /* One pass over the crops in batches of `batch`, preprocessing + recognition timed per batch
  * into ms (may be NULL); *total_s the whole pass. */
-static int timed_pass(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs, long got, int batch, double *ms,
-                      double *total_s) {
-    icstr_decode_params dp = icstr_decode_default_params();
+static int timed_pass(icstr_crop_batch *cb, icstr_model *m, const icstr_decode_params *dp, const icstr_image *imgs,
+                      long got, int batch, double *ms, double *total_s) {
     double t_pass = icstr_now_seconds();
     for (long s = 0, k = 0; s < got; s += batch, k++) {
         int nb = (int)(got - s < batch ? got - s : batch), rc;
         double t = icstr_now_seconds();
-        if ((rc = fill_batch(cb, imgs, s, nb)) || (rc = icstr_crop_batch_recognize(cb, m, &dp))) return rc;
+        if ((rc = fill_batch(cb, imgs, s, nb)) || (rc = icstr_crop_batch_recognize(cb, m, dp))) return rc;
         if (ms) ms[k] = 1e3 * (icstr_now_seconds() - t);
     }
     *total_s = icstr_now_seconds() - t_pass;
@@ -155,16 +155,16 @@ static int timed_pass(icstr_crop_batch *cb, icstr_model *m, const icstr_image *i
 
 /* Latency (one thread, batches of one) and throughput (T threads, batches of B) of the model
  * with the batch's current pool setting. lat holds got * repeat doubles. */
-static int measure(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs, long got, long warmup, long repeat,
-                   long threads, double *lat, speed_numbers *out) {
+static int measure(icstr_crop_batch *cb, icstr_model *m, const icstr_decode_params *dp, const icstr_image *imgs, long got,
+                   long warmup, long repeat, long threads, double *lat, speed_numbers *out) {
     double t;
     int rc;
     icstr_set_threads(1);
     for (long w = 0; w < warmup; w += got)
-        if ((rc = timed_pass(cb, m, imgs, warmup - w < got ? warmup - w : got, 1, NULL, &t))) return rc;
+        if ((rc = timed_pass(cb, m, dp, imgs, warmup - w < got ? warmup - w : got, 1, NULL, &t))) return rc;
     double sum = 0.0;
     for (long p = 0; p < repeat; p++) {
-        if ((rc = timed_pass(cb, m, imgs, got, 1, lat + p * got, &t))) return rc;
+        if ((rc = timed_pass(cb, m, dp, imgs, got, 1, lat + p * got, &t))) return rc;
         sum += t;
     }
     size_t nl = (size_t)(got * repeat);
@@ -176,15 +176,17 @@ static int measure(icstr_crop_batch *cb, icstr_model *m, const icstr_image *imgs
     double pass[64];
     long np = repeat < 64 ? repeat : 64;
     for (long p = -1; p < np; p++) { /* pass -1 warms the threads and the batch-sized buffers up */
-        if ((rc = timed_pass(cb, m, imgs, got, cb->cap, NULL, &t))) return rc;
+        if ((rc = timed_pass(cb, m, dp, imgs, got, cb->cap, NULL, &t))) return rc;
         if (p >= 0) pass[p] = t;
     }
     out->crops_per_s = (double)got / icstr_bench_quantile(pass, (size_t)np, 0.5);
     return ICSTR_OK;
 }
 
-static int run(const char *model_path, const char *data, const char *pool_path, const icstr_pool_reading *reading, long n, long warmup,
-               long repeat, long batch, long threads, int sgemm, speed_result *r) {
+static int run(const char *model_path, const char *data, const char *pool_path, const icstr_pool_reading *reading,
+               const icstr_decode_params *pool_dp, long n, long warmup, long repeat, long batch, long threads, int sgemm,
+               speed_result *r) {
+    icstr_decode_params plain_dp = icstr_decode_default_params();
     icstr_image *imgs = NULL;
     long got = 0;
     icstr_model *m = NULL;
@@ -213,16 +215,18 @@ static int run(const char *model_path, const char *data, const char *pool_path, 
     }
     icstr_set_threads(1);
     r->sgemm_gflops = sgemm ? sgemm_peak_gflops() : 0.0;
-    if ((rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->plain))) goto out;
+    if ((rc = measure(&cb, m, &plain_dp, imgs, got, warmup, repeat, threads, lat, &r->plain))) goto out;
     if (pool) {
         r->pool_records = icstr_pool_search_count(pool);
         if ((rc = icstr_crop_batch_set_pool(&cb, pool, reading)) ||
-            (rc = measure(&cb, m, imgs, got, warmup, repeat, threads, lat, &r->context)))
+            (rc = measure(&cb, m, pool_dp, imgs, got, warmup, repeat, threads, lat, &r->context)))
             goto out;
         r->shots = reading->shots;
         r->compare_plain = reading->compare_plain;
         r->lexicon = reading->lexicon;
         r->knn = reading->knn;
+        r->glyphs = reading->glyphs;
+        r->ctc_weight = pool_dp->ctc_weight;
         r->min_similarity = reading->min_similarity;
     }
     r->threads = icstr_get_threads();
@@ -276,10 +280,11 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
                 ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
                 "\"context_ms_p95_1t\": %.4f, \"context_ms_mean_1t\": %.4f, \"context_crops_per_s\": %.2f, "
                 "\"context_cost_ratio\": %.3f, \"min_similarity\": %.6f, \"compare_plain\": %s, "
-                "\"lexicon\": %s, \"knn\": %s",
+                "\"lexicon\": %s, \"knn\": %s, \"glyphs\": %s, \"ctc_weight\": %.3f",
                 r->pool_records, r->shots, r->context.ms_median, r->context.ms_p95, r->context.ms_mean,
                 r->context.crops_per_s, r->context.ms_median / r->plain.ms_median, (double)r->min_similarity,
-                r->compare_plain ? "true" : "false", r->lexicon ? "true" : "false", r->knn ? "true" : "false");
+                r->compare_plain ? "true" : "false", r->lexicon ? "true" : "false", r->knn ? "true" : "false",
+                r->glyphs ? "true" : "false", (double)r->ctc_weight);
     fprintf(f, "}\n");
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
@@ -299,6 +304,8 @@ int icstr_bench_speed(int argc, char **argv) {
     long n = 200, warmup = 20, repeat = 3, batch = 64, threads = 0;
     int sgemm = 1, reading_given = 0, got;
     icstr_pool_reading reading = icstr_pool_reading_default();
+    icstr_decode_params dp = icstr_decode_default_params(); /* the in-context pass's */
+    dp.ctc_weight = -1.0f; /* not given: icstr_cli_check_reading resolves it */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc, bad = 0;
@@ -314,6 +321,8 @@ int icstr_bench_speed(int argc, char **argv) {
         } else if (!strcmp(a, "--pool") && more) {
             pool_path = argv[++i];
         } else if ((got = icstr_cli_pool_reading("icstr bench speed", argc, argv, &i, &reading, &reading_given))) {
+            bad = got == 2;
+        } else if ((got = icstr_cli_ctc_weight("icstr bench speed", argc, argv, &i, &dp))) {
             bad = got == 2;
         } else if (!strcmp(a, "--out") && more) {
             out_dir = argv[++i];
@@ -347,6 +356,11 @@ int icstr_bench_speed(int argc, char **argv) {
         fprintf(stderr, "icstr bench speed: " ICSTR_CLI_POOL_READING_NEED_POOL);
         return 2;
     }
+    if (icstr_cli_check_reading("icstr bench speed", &reading, &dp)) return 2;
+    if (dp.ctc_weight > 0.0f && !pool_path) {
+        fprintf(stderr, "icstr bench speed: --ctc-weight times the in-context pass: it needs --pool\n");
+        return 2;
+    }
     if (pool_path && reading.shots < 1) {
         fprintf(stderr, "icstr bench speed: --shots must be at least 1 to time in-context reading\n");
         return 2;
@@ -354,7 +368,7 @@ int icstr_bench_speed(int argc, char **argv) {
     speed_result r;
     memset(&r, 0, sizeof r);
     int rc = icstr_bench_mkdir_p(out_dir);
-    if (!rc) rc = run(model_path, data, pool_path, &reading, n, warmup, repeat, batch, threads, sgemm, &r);
+    if (!rc) rc = run(model_path, data, pool_path, &reading, &dp, n, warmup, repeat, batch, threads, sgemm, &r);
     if (!rc) rc = write_outputs(out_dir, name, model_path, data, &r);
     if (rc) {
         fprintf(stderr, "icstr bench speed: %s\n", icstr_last_error());
@@ -368,9 +382,10 @@ int icstr_bench_speed(int argc, char **argv) {
            r.plain.ms_p95, r.plain.ms_mean);
     printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
     if (r.shots) {
-        printf("in-context        %d shots from a pool of %ld records (%s)%s%s%s\n", r.shots, r.pool_records, pool_path,
+        printf("in-context        %d shots from a pool of %ld records (%s)%s%s%s%s\n", r.shots, r.pool_records, pool_path,
                r.compare_plain ? ", each also read plain (compare-plain)" : ", no plain comparison (--no-compare-plain)",
-               r.lexicon ? ", with the lexicon" : "", r.knn ? ", with the kNN store (--knn)" : "");
+               r.lexicon ? ", with the lexicon" : "", r.knn ? ", with the kNN store (--knn)" : "",
+               r.glyphs ? ", with the glyph store (--glyphs)" : r.ctc_weight > 0 ? ", the joint reading" : "");
         printf("  latency         %.3f ms median, %.3f ms p95, %.3f ms mean per crop: %.2fx plain (medians)\n",
                r.context.ms_median, r.context.ms_p95, r.context.ms_mean, r.context.ms_median / r.plain.ms_median);
         printf("  throughput      %.1f crops/s on %d threads, batch %d\n", r.context.crops_per_s, r.threads, r.batch);
