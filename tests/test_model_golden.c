@@ -188,7 +188,10 @@ static void check_pinned(const char *what, const golden *g, char texts[NQ][CAP],
     for (int i = 0; i < NQ; i++) {
         CHECK_MSG(!strcmp(texts[i], g[i].text), "%s %d: '%s', pinned '%s'", what, i, texts[i],
                   g[i].text);
-        CHECK_MSG(fabs(conf[i] - g[i].conf) <= 1e-5 * fabs(g[i].conf), "%s %d: confidence %.9g, "
+        /* the texts are pinned exactly; a confidence (a product of the chosen tokens' probabilities)
+         * within 5e-5 of its value: OpenBLAS picks its kernels (summation orders) by CPU, and the
+         * debug build on an AVX2-only AMD EPYC moved one by 1.3e-5 */
+        CHECK_MSG(fabs(conf[i] - g[i].conf) <= 5e-5 * fabs(g[i].conf), "%s %d: confidence %.9g, "
                   "pinned %.9g", what, i, conf[i], g[i].conf);
     }
 }
