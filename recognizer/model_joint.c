@@ -7,8 +7,7 @@
 #include <string.h>
 
 /* log p of the CTC symbols tok (len) under logp (T, V) of log-probabilities: all alignments */
-static double ctc_logprob(const float *logp, int T, int V, const int *tok, int len, int S, float *grad) {
-    int sym[ICSTR_CHARSET_MAX];
+static double ctc_logprob(const float *logp, int T, int V, const int *tok, int len, int S, float *grad, int *sym) {
     for (int j = 0; j < len; j++) sym[j] = 1 + tok[j];
     float loss;
     icstr_ctc_forward(&loss, grad, logp, sym, &len, 1, T, V, S); /* a log-softmax row is its own logits */
@@ -28,7 +27,8 @@ int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *log
     float *grad = icstr_alloc((size_t)T * V, sizeof(float));
     int *tok = icstr_alloc((size_t)2 * L, sizeof(int));
     int *path = icstr_alloc((size_t)T, sizeof(int));
-    int rc = lat2 && grad && tok && path ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "ctc joint");
+    int *sym = icstr_alloc((size_t)L, sizeof(int));
+    int rc = lat2 && grad && tok && path && sym ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "ctc joint");
     for (int i = 0; i < n && !rc; i++) {
         if (skip && skip[i]) continue;
         const float *lp = logp + (size_t)i * T * V;
@@ -46,7 +46,7 @@ int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *log
         if ((rc = icstr_model_score(m, lat2, 2, NULL, tok, len, 0, dec))) break;
         double joint[2];
         for (int j = 0; j < 2; j++)
-            joint[j] = (1.0 - weight) * dec[j] + weight * ctc_logprob(lp, T, V, tok + (size_t)j * L, len[j], L, grad);
+            joint[j] = (1.0 - weight) * dec[j] + weight * ctc_logprob(lp, T, V, tok + (size_t)j * L, len[j], L, grad, sym);
         if (joint[1] <= joint[0]) continue;
         icstr_model_decode_tokens(m, tok + L, len[1], texts[i], cap);
         if (confidence) confidence[i] = (float)exp(dec[1]);
@@ -56,5 +56,6 @@ int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *log
     icstr_free(grad);
     icstr_free(tok);
     icstr_free(path);
+    icstr_free(sym);
     return rc;
 }
