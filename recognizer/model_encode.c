@@ -25,19 +25,21 @@ static void pool_keys(const float *lat, int g, int M, int D, float *emb) {
     }
 }
 
-/* the CTC head on g encoded images: feat (g, N, E) the tokens column by column, logp (g, N, V)
- * log-softmax of the head (NULL: not computed) */
-static void ctc_head(icstr_model *m, int g, float *feat, float *logp) {
-    int E = m->cfg.enc_dim, N = m->N, Hp = m->Hp, Wp = m->Wp, V = m->ctc_v;
-    for (int i = 0; i < g; i++)
+void icstr_model_ctc_head_(icstr_model *m, int n, float *frames, float *logits) {
+    int E = m->cfg.enc_dim, N = m->N, Hp = m->Hp, Wp = m->Wp;
+#pragma omp parallel for schedule(static) if ((size_t)n * N * E >= 65536)
+    for (int i = 0; i < n; i++)
         for (int x = 0; x < Wp; x++)
             for (int y = 0; y < Hp; y++)
-                memcpy(feat + ((size_t)i * N + (size_t)x * Hp + y) * E,
+                memcpy(frames + ((size_t)i * N + (size_t)x * Hp + y) * E,
                        m->e.out + ((size_t)i * N + (size_t)y * Wp + x) * E, (size_t)E * sizeof(float));
-    if (!logp) return;
-    icstr_linear_forward(logp, feat, mp(m, m->ctc_w), mp(m, m->ctc_b), g * N, E, V);
-    for (size_t r = 0; r < (size_t)g * N; r++) {
-        float *row = logp + r * V, mx = row[0];
+    if (logits) icstr_linear_forward(logits, frames, mp(m, m->ctc_w), mp(m, m->ctc_b), n * N, E, m->ctc_v);
+}
+
+/* rows (n, V) of logits -> log-probabilities, in place */
+static void log_softmax_rows(float *x, size_t n, int V) {
+    for (size_t r = 0; r < n; r++) {
+        float *row = x + r * V, mx = row[0];
         for (int v = 1; v < V; v++) mx = row[v] > mx ? row[v] : mx;
         double s = 0.0;
         for (int v = 0; v < V; v++) s += exp((double)(row[v] - mx));
@@ -65,8 +67,11 @@ int icstr_model_encode_ctc(icstr_model *m, const float *images, int n, float *la
         if ((rc = icstr_model_encoder_forward_(m, images + (size_t)i0 * img_floats, g, 0, NULL))) break;
         if (latents) memcpy(latents + (size_t)i0 * M * D, m->r.out, (size_t)g * M * D * sizeof(float));
         if (embeddings) pool_keys(m->r.out, g, M, D, embeddings + (size_t)i0 * D);
-        if (feat || logp)
-            ctc_head(m, g, feat ? feat + (size_t)i0 * N * E : own, logp ? logp + (size_t)i0 * N * V : NULL);
+        if (feat || logp) {
+            float *lp = logp ? logp + (size_t)i0 * N * V : NULL;
+            icstr_model_ctc_head_(m, g, feat ? feat + (size_t)i0 * N * E : own, lp);
+            if (lp) log_softmax_rows(lp, (size_t)g * N, V);
+        }
         rc = icstr_ops_error();
     }
     icstr_free(own);

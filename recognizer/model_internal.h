@@ -196,6 +196,10 @@ int icstr_model_plan_(icstr_model *m, const model_plan *need);
 
 /* Encoder + resampler forward on n <= plan.n_img images: tokens in m->e.out (n N, E), latents in
  * m->r.out (n M, D). train = 1 keeps every layer (plan.train) and applies dropout with rng. */
+/* The auxiliary CTC head on the n images of the last encoder forward: frames (n N, E) the encoder
+ * tokens column by column (x outer, y inner), logits (n N, 1 + n_chars) (NULL: not computed).
+ * Training and inference (icstr_model_encode_ctc) read the tokens through this one function. */
+void icstr_model_ctc_head_(icstr_model *m, int n, float *frames, float *logits);
 int icstr_model_encoder_forward_(icstr_model *m, const float *images, int n, int train,
                                  icstr_rng *rng);
 /* Backward from m->g.dlat (d latents) and m->g.denc (d tokens, e.g. from CTC), both filled by

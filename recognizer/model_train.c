@@ -88,7 +88,7 @@ static void image_labels(icstr_model *m, const icstr_batch *b) {
  * Returns the counted images and the sum of their length-normalised losses. */
 static int ctc_forward(icstr_model *m, const icstr_batch *b, double *sum) {
     const icstr_model_config *c = &m->cfg;
-    int n = b->n_images, N = m->N, E = c->enc_dim, Hp = m->Hp, Wp = m->Wp, L = c->max_label;
+    int n = b->n_images, N = m->N, L = c->max_label;
     int *tgt = m->e.ctc_tgt, *len = m->e.ctc_len;
     for (int i = 0; i < n; i++) {
         len[i] = m->e.img_len[i];
@@ -105,14 +105,7 @@ static int ctc_forward(icstr_model *m, const icstr_batch *b, double *sum) {
     }
     *sum = 0.0;
     if (!counted) return 0;
-#pragma omp parallel for schedule(static) if ((size_t)n * N * E >= 65536)
-    for (int i = 0; i < n; i++)
-        for (int x = 0; x < Wp; x++)
-            for (int y = 0; y < Hp; y++)
-                memcpy(m->e.ctc_in + ((size_t)i * N + (size_t)x * Hp + y) * E,
-                       m->e.out + ((size_t)i * N + (size_t)y * Wp + x) * E, (size_t)E * sizeof(float));
-    icstr_linear_forward(m->e.ctc_logits, m->e.ctc_in, mp(m, m->ctc_w), mp(m, m->ctc_b), n * N, E,
-                         m->ctc_v);
+    icstr_model_ctc_head_(m, n, m->e.ctc_in, m->e.ctc_logits);
     icstr_ctc_forward(m->e.ctc_loss, m->e.ctc_grad, m->e.ctc_logits, tgt, len, n, N, m->ctc_v, L);
     double s = 0.0;
     for (int i = 0; i < n; i++) s += (double)m->e.ctc_dloss[i] * m->e.ctc_loss[i];
