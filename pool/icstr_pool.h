@@ -103,6 +103,11 @@ uint64_t icstr_pool_hash(const void *bytes, size_t n);
 
 typedef struct icstr_pool icstr_pool;
 
+/* The model input (3, H, W) of record r's stored image (decoded as `pool add` decodes a crop); an
+ * image that does not decode fails with a message that names the pool and the record and says to
+ * remove it. Errors: those of icstr_image_load_memory and icstr_image_to_input. */
+int icstr_pool_record_input(const icstr_pool *p, const icstr_pool_record *r, int H, int W, float *chw);
+
 typedef struct {
     char fingerprint[65];     /* icstr_model_fingerprint of the model that makes the embeddings */
     int M, D;                 /* latents and their width (the model's latents and dec_dim) */

@@ -283,3 +283,16 @@ int icstr_pool_record_decode(const void *buf, size_t len, int want, icstr_pool_r
     }
     return ICSTR_OK;
 }
+
+int icstr_pool_record_input(const icstr_pool *p, const icstr_pool_record *r, int H, int W, float *chw) {
+    icstr_image im;
+    int rc = icstr_image_load_memory(r->image, r->image_len, NULL, &im);
+    if (!rc) {
+        rc = icstr_image_to_input(&im, H, W, chw);
+        icstr_image_free(&im);
+    }
+    if (rc)
+        icstr_fail_context(rc, "pool %s: the image of record %llu cannot be decoded (remove it with `icstr pool rm`)",
+                           p->path, (unsigned long long)r->id);
+    return rc;
+}

@@ -103,16 +103,8 @@ static int encode_chunk(icstr_pool *p, reembed_ctx *x) {
     float *lat = icstr_alloc((size_t)x->n * x->M * x->D, sizeof(float));
     float *emb = icstr_alloc((size_t)x->n * x->D, sizeof(float));
     int rc = images && lat && emb ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "reembed: chunk of %d", x->n);
-    for (int i = 0; i < x->n && !rc; i++) {
-        icstr_image im;
-        if (!(rc = icstr_image_load_memory(x->recs[i].image, x->recs[i].image_len, NULL, &im))) {
-            rc = icstr_image_to_input(&im, c->img_h, c->img_w, images + (size_t)i * img);
-            icstr_image_free(&im);
-        }
-        if (rc)
-            icstr_fail_context(rc, "pool %s: the image of record %llu cannot be decoded (remove it with `icstr pool "
-                               "rm`)", p->path, (unsigned long long)x->recs[i].id);
-    }
+    for (int i = 0; i < x->n && !rc; i++)
+        rc = icstr_pool_record_input(p, &x->recs[i], c->img_h, c->img_w, images + (size_t)i * img);
     if (!rc) rc = icstr_model_encode(x->m, images, x->n, lat, emb);
     for (int i = 0; i < x->n && !rc; i++) {
         icstr_pool_record *r = &x->recs[i];

@@ -1,8 +1,6 @@
 /* The prompt pool as a store of glyphs for the CTC head (see pool_glyphs.h). */
 #include "pool_glyphs.h"
 
-#include "icstr_data.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +33,7 @@ static void normalize_rows(float *x, int n, int E) {
 
 typedef struct {
     icstr_model *m;
+    const icstr_pool *pool;
     icstr_glyph_store *s;
     int T, E, V, L, H, W;
     int cap;            /* entries the arrays hold */
@@ -89,15 +88,8 @@ static int visit(void *user, const icstr_pool_record *r) {
         return 0;
     }
     for (int j = 0; j < len; j++) sym[j] += 1;
-    icstr_image im;
-    int rc = icstr_image_load_memory(r->image, r->image_len, NULL, &im);
-    if (!rc) {
-        rc = icstr_image_to_input(&im, b->H, b->W, b->images + (size_t)b->n * 3 * b->H * b->W);
-        icstr_image_free(&im);
-    }
-    if (rc)
-        return icstr_fail_context(rc, "glyph store: the image of pool record %llu cannot be decoded (remove it "
-                                  "with `icstr pool rm`)", (unsigned long long)r->id);
+    int rc = icstr_pool_record_input(b->pool, r, b->H, b->W, b->images + (size_t)b->n * 3 * b->H * b->W);
+    if (rc) return rc;
     b->len[b->n] = len;
     b->ids[b->n] = r->id;
     return ++b->n == GLYPH_CHUNK ? flush(b) : 0;
@@ -110,7 +102,7 @@ int icstr_glyph_store_load(icstr_pool *pool, icstr_glyph_store *s) {
     const icstr_model_config *c = icstr_model_get_config(m);
     glyph_build b;
     memset(&b, 0, sizeof b);
-    b.m = m, b.s = s;
+    b.m = m, b.pool = pool, b.s = s;
     b.T = icstr_model_ctc_frame_count(m), b.E = c->enc_dim, b.V = icstr_model_vocab(m).n_chars + 1;
     b.L = c->max_label, b.H = c->img_h, b.W = c->img_w;
     b.images = malloc((size_t)GLYPH_CHUNK * 3 * b.H * b.W * sizeof(float));
