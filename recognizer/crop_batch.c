@@ -318,7 +318,6 @@ static void trim_trusted(icstr_crop_batch *b, int n) {
     }
 }
 
-/* Reads n inputs (with the pool's prompts and lexicon when one is set). */
 /* The joint reading's buffers for in_cap inputs (allocated on first use): the CTC frames, and
  * with the glyph store the tokens and the scratch of the votes. */
 static int alloc_joint(icstr_crop_batch *b, icstr_model *m) {
