@@ -89,6 +89,16 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
         r->glyph_params.lambda = (float)v;
+    } else if (!strcmp(a, "--lm") || !strcmp(a, "--no-lm")) {
+        r->lm = a[2] == 'l';
+    } else if (!strcmp(a, "--lm-weight") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 100.0, &v)) return 2;
+        r->lm_weight = (float)v;
+    } else if ((!strcmp(a, "--lm-order") || !strcmp(a, "--lm-class-order")) && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 1, 6, &v)) return 2;
+        *(a[5] == 'o' ? &r->lm_params.order : &r->lm_params.class_order) = (int)v;
     } else if (!strcmp(a, "--min-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;
@@ -121,6 +131,10 @@ int icstr_cli_ctc_weight(const char *cmd, int argc, char **argv, int *i, icstr_d
 int icstr_cli_check_reading(const char *cmd, const icstr_pool_reading *r, icstr_decode_params *dp) {
     if (r->knn && dp->beam > 1) {
         fprintf(stderr, "%s: --knn decodes greedily; it does not go with --beam\n", cmd);
+        return 2;
+    }
+    if (r->lm && dp->beam > 1) {
+        fprintf(stderr, "%s: --lm is fused into greedy decoding; it does not go with --beam\n", cmd);
         return 2;
     }
     if (dp->ctc_weight < 0.0f) dp->ctc_weight = r->glyphs ? ICSTR_CLI_GLYPH_CTC_WEIGHT : 0.0f; /* not given */

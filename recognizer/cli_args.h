@@ -16,7 +16,8 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S] " \
     "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
     "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]] " \
-    "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]]"
+    "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]] " \
+    "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N]]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
@@ -55,13 +56,21 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       joint reading: a domain's glyphs read as its labels name them, also in\n" \
     "                       text the pool never shows. Costs a product with every entry per crop;\n" \
     "                       --glyph-records R: only the entries of the crop's R most similar\n"   \
-    "                       records vote (default 0: all), for large pools\n"
+    "                       records vote (default 0: all), for large pools\n"                   \
+    "  --lm                 with --pool: the pool's labels are also a character language model:\n"  \
+    "                       every decoding step chooses by log p_model + --lm-weight (default\n"    \
+    "                       0.2) log p_lm, p_lm an n-gram model of the labels' characters (order\n" \
+    "                       --lm-order, default 3; letters as lower case) backed off to one of\n"   \
+    "                       their classes (letter, digit, space, other; --lm-class-order, default\n" \
+    "                       5): a domain's formats (three letters then digits, \"12.00\" not\n"    \
+    "                       \"12.0C\"). Greedy only; the confidence stays the model's\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
     "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
-    "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records) need --pool\n"
+    "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records, --lm, --no-lm, "    \
+    "--lm-weight, --lm-order, --lm-class-order) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

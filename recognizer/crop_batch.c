@@ -180,13 +180,16 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 
 icstr_pool_reading icstr_pool_reading_default(void) {
     icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params(), 0,
-                           icstr_knn_default_params(), 0, icstr_glyph_default_params()};
+                           icstr_knn_default_params(), 0, icstr_glyph_default_params(), 0,
+                           icstr_char_lm_default_params(), 0.2f};
     return r;
 }
 
 static void free_pool_buffers(icstr_crop_batch *b) {
     icstr_pool_lexicon_free(&b->lexicon);
     icstr_pool_knn_free(&b->knn);
+    icstr_char_lm_free(b->lm);
+    b->lm = NULL;
     icstr_free(b->latents);
     icstr_free(b->embeddings);
     icstr_free(b->plain_latents);
@@ -254,6 +257,10 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         return rc;
     }
     if (r->knn && (rc = icstr_pool_knn_load(pool, &r->knn_params, &b->knn))) {
+        free_pool_buffers(b);
+        return rc;
+    }
+    if (r->lm && (rc = icstr_pool_lm_load(pool, &r->lm_params, &b->lm))) {
         free_pool_buffers(b);
         return rc;
     }
@@ -346,9 +353,10 @@ static int alloc_joint(icstr_crop_batch *b, icstr_model *m) {
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
                        char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
-    icstr_decode_params with_knn = *dp;
-    if (b->reading.knn) with_knn.knn = &b->knn.knn;
-    const icstr_decode_params *p = &with_knn;
+    icstr_decode_params with_pool = *dp;
+    if (b->reading.knn) with_pool.knn = &b->knn.knn;
+    if (b->lm) with_pool.lm = b->lm, with_pool.lm_weight = b->reading.lm_weight;
+    const icstr_decode_params *p = &with_pool;
     int joint = dp->ctc_weight > 0.0f, rc = joint ? alloc_joint(b, m) : ICSTR_OK;
     if (!rc)
         rc = icstr_model_encode_ctc(m, inputs, n, b->latents, b->embeddings, joint ? b->ctc_feat : NULL,
@@ -374,7 +382,7 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
                             b->ctc_logp + (size_t)k * T * V, R > 0 ? b->glyph_ids + (size_t)k * R : NULL, found,
                             b->glyph_scratch);
     }
-    return icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, dp->ctc_weight, b->ctc_skip, texts, ICSTR_TEXT_CAP,
+    return icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, p, b->ctc_skip, texts, ICSTR_TEXT_CAP,
                                  confidence, NULL);
 }
 

@@ -9,6 +9,7 @@
 #include "model.h"
 #include "pool_glyphs.h"
 #include "pool_knn.h"
+#include "pool_lm.h"
 #include "pool_lexicon.h"
 
 /* How crops are read with a prompt pool (icstr_crop_batch_set_pool). */
@@ -37,6 +38,10 @@ typedef struct {
                                 CTC head's frames get the votes of the pool's glyphs
                                 (pool_glyphs.h) first */
     icstr_glyph_params glyph_params;
+    int lm;                  /* 1: the pool's labels are also a character language model
+                                (pool_lm.h) fused into every decoding pass (greedy only) */
+    icstr_char_lm_params lm_params;
+    float lm_weight;         /* its weight (default 0.2, chosen on the domains' pool sides) */
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -62,6 +67,7 @@ typedef struct {
     icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
     icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
     icstr_glyph_store glyphs;    /* reading.glyphs: the pool's glyph frames (glyphs.n 0 otherwise) */
+    icstr_char_lm *lm;           /* reading.lm: the pool's labels' character model (NULL otherwise) */
     float *ctc_logp;         /* the joint reading (ctc_weight > 0) with a pool: (in_cap, T, V) the
                                 inputs' CTC frames, mixed with the glyphs' votes */
     float *ctc_feat;         /* reading.glyphs: (in_cap, T, enc_dim) their encoder tokens */

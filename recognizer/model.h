@@ -188,6 +188,8 @@ typedef struct {
     float lambda;              /* in [0, 1] */
 } icstr_knn;
 
+typedef struct icstr_char_lm icstr_char_lm; /* char_lm.h */
+
 typedef struct {
     int beam;                  /* 1 = greedy (default); beam search up to 64 */
     int max_len;               /* 0 = cfg max_label (also the cap); after max_len characters
@@ -197,6 +199,11 @@ typedef struct {
                                   (default) the decoder's reading; in (0, 1] the joint reading
                                   (icstr_model_ctc_joint) with this weight. icstr_model_decode
                                   ignores it (it has no encoder frames) */
+    const icstr_char_lm *lm;   /* NULL (default) or a character model (char_lm.h) fused into
+                                  greedy decoding: each step chooses the token of the highest
+                                  log p_decoder + lm_weight log p_lm; the confidence stays the
+                                  decoder's (greedy only) */
+    float lm_weight;           /* >= 0 */
 } icstr_decode_params;
 icstr_decode_params icstr_decode_default_params(void);
 
@@ -241,12 +248,13 @@ int icstr_model_states(icstr_model *m, const float *latents, int n, const int *t
 /* The joint reading: for each of n readings texts[i] of latents (n, M, dec_dim) whose CTC frames
  * are logp (n, T, 1 + n_chars) (icstr_model_encode_ctc; they may have been mixed with other
  * evidence, e.g. the pool's glyphs), the CTC head's best path is a second candidate; the one with
- * the higher (1 - weight) log p_decoder (no prompts) + weight log p_ctc (all alignments) stays,
+ * the higher (1 - weight) log p_decoder (no prompts) + weight log p_ctc (all alignments) stays
+ * (weight p->ctc_weight; with p->lm, plus p->lm_weight times the text's icstr_char_lm_score),
  * a replaced reading's confidence becoming its decoder probability. Inputs with skip[i] set (skip
  * may be NULL) and readings the model cannot encode keep theirs. *changed (may be NULL) counts
  * the replaced readings. weight 0 changes nothing. Errors: ICSTR_ERR_ARG (weight outside [0, 1]),
  * ICSTR_ERR_NOMEM, those of icstr_model_score. */
-int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *logp, int n, float weight,
+int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *logp, int n, const icstr_decode_params *p,
                           const unsigned char *skip, char **texts, int cap, float *confidence, int *changed);
 
 /* Convenience: encode + decode images with no prompts (the joint reading when p->ctc_weight > 0). */

@@ -7,6 +7,8 @@
  * the greedy path keeps no beam bookkeeping. */
 #include "model_internal.h"
 
+#include "char_lm.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@
 #define KNN_MAX_K 64
 
 icstr_decode_params icstr_decode_default_params(void) {
-    icstr_decode_params p = {1, 0, NULL, 0.0f};
+    icstr_decode_params p = {1, 0, NULL, 0.0f, NULL, 0.0f};
     return p;
 }
 
@@ -44,6 +46,8 @@ typedef struct {
     float *nn_q, *nn_dot;     /* knn: (R, D) the rows' states, (R, KNN_CHUNK) their dot products */
     double *nn_d;             /* knn: (R, nn_k) distances of each row's nearest entries, nearest first */
     int *nn_v, *nn_n;         /* knn: (R, nn_k) their tokens, (R) how many */
+    const icstr_char_lm *lm;  /* greedy: the character model fused into each step's choice */
+    double lm_weight;
     int *plen;                /* (G) prefix rows of each query */
     float *x, *ln, *qkv, *ao, *xmid, *h, *xo, *logits; /* step rows (R, ...) */
     float *gk[2], *gv[2];     /* (L, R, Gmax, D): generated keys/values, two copies for beams */
@@ -353,22 +357,33 @@ static void knn_mix(const icstr_model *m, const step_ws *w, int r, const float *
 }
 
 /* The token greedy decoding takes at row r with logits lg (forced_end: EOC only; fed >= 0: that
- * token, when scoring), with its log-probability in *lp_out. */
+ * token, when scoring), with its log-probability in *lp_out; with a character model, the choice
+ * also weighs its log-probability after the row's text so far (hist, n_hist tokens). */
 static int greedy_choice(const icstr_model *m, const step_ws *w, int r, const float *lg, int forced_end,
-                         int fed, double *lp_out) {
+                         int fed, const int *hist, int n_hist, double *lp_out) {
     int V = m->voc.vocab, best = fed;
-    if (!w->knn) {
+    if (!w->knn && !(w->lm && best < 0)) {
         if (best < 0)
             for (int t = 0; t < V; t++)
                 if (allowed(m, t, forced_end) && (best < 0 || lg[t] > lg[best])) best = t;
         *lp_out = token_logprob(m, w, lg, best, log_norm(lg, V));
         return best;
     }
-    double lp[ICSTR_CHARSET_MAX + 3];
-    knn_mix(m, w, r, lg, lp);
-    if (best < 0)
-        for (int t = 0; t < V; t++)
-            if (allowed(m, t, forced_end) && (best < 0 || lp[t] > lp[best])) best = t;
+    double lp[ICSTR_CHARSET_MAX + 3], lm[ICSTR_CHARSET_MAX + 3];
+    if (w->knn) knn_mix(m, w, r, lg, lp);
+    else {
+        double lz = log_norm(lg, V);
+        for (int t = 0; t < V; t++) lp[t] = (double)lg[t] - lz;
+    }
+    if (best < 0) {
+        if (w->lm) icstr_char_lm_next(w->lm, hist, n_hist, lm);
+        double bs = 0.0;
+        for (int t = 0; t < V; t++) {
+            if (!allowed(m, t, forced_end)) continue;
+            double s = lp[t] + (w->lm && w->lm_weight > 0.0 ? w->lm_weight * lm[t] : 0.0);
+            if (best < 0 || s > bs) best = t, bs = s;
+        }
+    }
     int o = w->partner && best < m->voc.n_chars ? w->partner[best] : -1;
     *lp_out = o < 0 ? lp[best] : log(exp(lp[best]) + exp(lp[o]));
     return best;
@@ -395,7 +410,7 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
     for (int i = 0; i < G; i++) {
         size_t row = (size_t)i * Tp + w->plen[i] - 1;
         const float *lg = m->d.logits + row * V;
-        int best = greedy_choice(m, w, i, lg, 0, w->ftok ? forced_token(m, w, q0 + i, 0) : -1, &score[i]);
+        int best = greedy_choice(m, w, i, lg, 0, w->ftok ? forced_token(m, w, q0 + i, 0) : -1, NULL, 0, &score[i]);
         keep_state(m, w, q0 + i, 0, m->d.out + row * D);
         len[i] = 0;
         w->done[i] = best == m->voc.eoc;
@@ -423,7 +438,7 @@ static int decode_group_greedy(icstr_model *m, step_ws *w, int max_len, char **t
             if (w->ftok) fed = forced ? m->voc.eoc : forced_token(m, w, q0 + i, len[i]);
             keep_state(m, w, q0 + i, len[i], w->ln + (size_t)r * D);
             double lp;
-            int best = greedy_choice(m, w, r, lg, forced, fed, &lp);
+            int best = greedy_choice(m, w, r, lg, forced, fed, toks + (size_t)i * max_len, len[i], &lp);
             score[i] += lp;
             if (best == m->voc.eoc) w->done[i] = 1;
             else toks[(size_t)i * max_len + len[i]++] = best;
@@ -547,7 +562,7 @@ static int decode_group_beam(icstr_model *m, step_ws *w, int max_len, char **tex
 static int decode(icstr_model *m, const float *latents, int n, const icstr_context *ctx, int beam,
                   int force_beam, int max_len, char **texts, int cap, float *confidence,
                   const int *ftok, const int *flen, double *logprob, const int *partner,
-                  const icstr_knn *knn, float *states) {
+                  const icstr_knn *knn, const icstr_char_lm *lm, float lm_weight, float *states) {
     const icstr_model_config *c = &m->cfg;
     if (n < 0 || (n > 0 && !latents)) return icstr_fail(ICSTR_ERR_ARG, "decode: %d queries", n);
     if (texts && cap < 1) return icstr_fail(ICSTR_ERR_ARG, "decode: text capacity %d", cap);
@@ -556,6 +571,9 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
     if (max_len <= 0 || max_len > c->max_label) max_len = c->max_label;
     if (knn && (beam != 1 || force_beam))
         return icstr_fail(ICSTR_ERR_ARG, "decode: nearest-neighbour decoding is greedy only (beam %d)", beam);
+    if (lm && (beam != 1 || force_beam))
+        return icstr_fail(ICSTR_ERR_ARG, "decode: the character model is fused into greedy decoding only (beam %d)", beam);
+    if (lm && !(lm_weight >= 0.0f)) return icstr_fail(ICSTR_ERR_ARG, "decode: character model weight %g", (double)lm_weight);
     if (knn && (knn->n < 0 || (knn->n && (!knn->keys || !knn->key_norm2 || !knn->values)) ||
                 !(knn->lambda >= 0.0f && knn->lambda <= 1.0f)))
         return icstr_fail(ICSTR_ERR_ARG, "decode: bad nearest-neighbour store (%d entries, lambda %g)",
@@ -584,6 +602,8 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
         w.logprob = logprob;
         w.partner = partner;
         w.states = states;
+        w.lm = lm;
+        w.lm_weight = lm_weight;
         if (!rc) rc = run_prefix(m, latents, ctx, q0, G, Tp, w.plen);
         if (!rc && m->d.T != Tp) rc = icstr_fail(ICSTR_ERR_INTERNAL, "decode: prefix length");
         if (!rc)
@@ -600,13 +620,13 @@ int icstr_model_decode(icstr_model *m, const float *latents, int n, const icstr_
                        const icstr_decode_params *p, char **texts, int cap, float *confidence) {
     icstr_decode_params d = p ? *p : icstr_decode_default_params();
     return decode(m, latents, n, ctx, d.beam, 0, d.max_len, texts, cap, confidence, NULL, NULL, NULL, NULL,
-                  d.knn, NULL);
+                  d.knn, d.lm, d.lm_weight, NULL);
 }
 
 int icstr_model_decode_beam_(icstr_model *m, const float *latents, int n, const icstr_context *ctx,
                              int beam, int max_len, char **texts, int cap, float *confidence) {
     return decode(m, latents, n, ctx, beam, 1, max_len, texts, cap, confidence, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
+                  NULL, 0.0f, NULL);
 }
 
 static int check_texts(const icstr_model *m, const char *what, int n, const int *tokens, const int *len) {
@@ -632,7 +652,7 @@ int icstr_model_score(icstr_model *m, const float *latents, int n, const icstr_c
         partner[t] = other ? icstr_model_char_token_(m, other) : -1;
     }
     return decode(m, latents, n, ctx, 1, 0, L, NULL, 1, NULL, tokens, len, logprob, any_case ? partner : NULL,
-                  NULL, NULL);
+                  NULL, NULL, 0.0f, NULL);
 }
 
 int icstr_model_states(icstr_model *m, const float *latents, int n, const int *tokens, const int *len,
@@ -642,7 +662,7 @@ int icstr_model_states(icstr_model *m, const float *latents, int n, const int *t
     if (rc) return rc;
     double *lp = malloc((size_t)(n > 0 ? n : 1) * sizeof *lp);
     if (!lp) return icstr_fail(ICSTR_ERR_NOMEM, "states: %d texts", n);
-    rc = decode(m, latents, n, NULL, 1, 0, m->cfg.max_label, NULL, 1, NULL, tokens, len, lp, NULL, NULL, states);
+    rc = decode(m, latents, n, NULL, 1, 0, m->cfg.max_label, NULL, 1, NULL, tokens, len, lp, NULL, NULL, NULL, 0.0f, states);
     free(lp);
     return rc;
 }
@@ -660,7 +680,7 @@ int icstr_model_recognize(icstr_model *m, const float *images, int n, const icst
     }
     int rc = icstr_model_encode_ctc(m, images, n, lat, NULL, NULL, logp);
     if (!rc) rc = icstr_model_decode(m, lat, n, NULL, p, texts, cap, confidence);
-    if (!rc && logp) rc = icstr_model_ctc_joint(m, lat, logp, n, p->ctc_weight, NULL, texts, cap, confidence, NULL);
+    if (!rc && logp) rc = icstr_model_ctc_joint(m, lat, logp, n, p, NULL, texts, cap, confidence, NULL);
     icstr_free(logp);
     icstr_free(lat);
     return rc;

@@ -3,6 +3,8 @@
  * CTC/attention, here as a rescoring of two candidates). */
 #include "model_internal.h"
 
+#include "char_lm.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -14,8 +16,9 @@ static double ctc_logprob(const float *logp, int T, int V, const int *tok, int l
     return -(double)loss;
 }
 
-int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *logp, int n, float weight,
+int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *logp, int n, const icstr_decode_params *p,
                           const unsigned char *skip, char **texts, int cap, float *confidence, int *changed) {
+    float weight = p->ctc_weight;
     const icstr_model_config *c = &m->cfg;
     int T = m->N, V = m->ctc_v, L = c->max_label;
     size_t per = (size_t)c->latents * c->dec_dim;
@@ -46,7 +49,8 @@ int icstr_model_ctc_joint(icstr_model *m, const float *latents, const float *log
         if ((rc = icstr_model_score(m, lat2, 2, NULL, tok, len, 0, dec))) break;
         double joint[2];
         for (int j = 0; j < 2; j++)
-            joint[j] = (1.0 - weight) * dec[j] + weight * ctc_logprob(lp, T, V, tok + (size_t)j * L, len[j], L, grad, sym);
+            joint[j] = (1.0 - weight) * dec[j] + weight * ctc_logprob(lp, T, V, tok + (size_t)j * L, len[j], L, grad, sym) +
+                       (p->lm ? (double)p->lm_weight * icstr_char_lm_score(p->lm, tok + (size_t)j * L, len[j]) : 0.0);
         if (joint[1] <= joint[0]) continue;
         icstr_model_decode_tokens(m, tok + L, len[1], texts[i], cap);
         if (confidence) confidence[i] = (float)exp(dec[1]);

@@ -10,6 +10,7 @@
  *    from a store of the crop's own frames under a chosen alignment makes the best path that
  *    alignment's label, and the joint reading with weight 1 then reads it; two entries at the
  *    same cosine share the vote. */
+#include "char_lm.h"
 #include "check.h"
 #include "model_internal.h"
 #include "pool_glyphs.h"
@@ -20,6 +21,21 @@
 #include <string.h>
 
 enum { NQ = 8, CAP = 64 };
+
+/* the decoding parameters of the joint reading with weight w */
+static const icstr_decode_params *joint_weight(float w) {
+    static icstr_decode_params p;
+    p = icstr_decode_default_params();
+    p.ctc_weight = w;
+    return &p;
+}
+
+/* log p_lm of a text */
+static double lm_ll(icstr_model *m, const icstr_char_lm *lm, const char *text) {
+    int tok[CAP], len;
+    CHECK(icstr_model_encode_label(m, text, tok, &len) == ICSTR_OK);
+    return icstr_char_lm_score(lm, tok, len);
+}
 
 static void read_plain(icstr_model *m, const float *lat, int n, char out[][CAP], float *conf) {
     char *t[NQ];
@@ -97,14 +113,26 @@ static void test_joint(icstr_model *m, const float *img) {
         icstr_model_decode_tokens(m, tok, k, path_text[i], CAP);
         t[i] = got[i];
     }
-    const float weights[] = {0.0f, 1.0f, 0.5f};
-    int changed_some = 0;
-    for (int wi = 0; wi < 3; wi++) {
+    /* the last case: weight 0.5 and a character model of the best paths' texts, weight 5 */
+    icstr_char_lm *lm = NULL;
+    CHECK(icstr_char_lm_create(m, NULL, &lm) == ICSTR_OK);
+    for (int i = 0; i < NQ; i++) {
+        int tok[CAP], len;
+        CHECK(icstr_model_encode_label(m, path_text[i], tok, &len) == ICSTR_OK);
+        CHECK(icstr_char_lm_add(lm, tok, len) == ICSTR_OK);
+    }
+    const float weights[] = {0.0f, 1.0f, 0.5f, 0.5f};
+    int changed_some = 0, counts[4] = {0};
+    for (int wi = 0; wi < 4; wi++) {
         float w = weights[wi];
+        icstr_decode_params dp = *joint_weight(w);
+        const icstr_char_lm *use = wi == 3 ? lm : NULL;
+        double lw = use ? 5.0 : 0.0;
+        dp.lm = use, dp.lm_weight = (float)lw;
         memcpy(got, plain, sizeof got);
         memcpy(got_c, plain_c, sizeof got_c);
         int changed = -1;
-        CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, w, NULL, t, CAP, got_c, &changed) == ICSTR_OK);
+        CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, &dp, NULL, t, CAP, got_c, &changed) == ICSTR_OK);
         int ok = 1, count = 0;
         for (int i = 0; i < NQ; i++) {
             const float *lp = logp + (size_t)i * T * V;
@@ -113,6 +141,7 @@ static void test_joint(icstr_model *m, const float *img) {
             if (strcmp(plain[i], path_text[i])) {
                 double a = (1.0 - w) * dec_ll(m, li, plain[i]) + w * ctc_ll(lp, T, V, plain[i], m, L);
                 double p = (1.0 - w) * dec_ll(m, li, path_text[i]) + w * ctc_ll(lp, T, V, path_text[i], m, L);
+                if (use) a += lw * lm_ll(m, use, plain[i]), p += lw * lm_ll(m, use, path_text[i]);
                 if (p > a) want = path_text[i], count++;
             }
             ok &= !strcmp(got[i], want);
@@ -121,18 +150,22 @@ static void test_joint(icstr_model *m, const float *img) {
         }
         CHECK_MSG(ok && changed == count, "weight %g: readings or count (%d, want %d) differ", (double)w, changed, count);
         if (w == 0.0f) CHECK(count == 0);
+        counts[wi] = count;
         changed_some += count;
     }
+    CHECK_MSG(counts[3] > counts[2], "the character model changed %d readings, weight 0.5 alone %d", counts[3],
+              counts[2]);
+    icstr_char_lm_free(lm);
     CHECK_MSG(changed_some > 0, "no reading changed: the test proves nothing");
     /* skipped inputs keep their readings */
     unsigned char skip[NQ];
     memset(skip, 1, sizeof skip);
     memcpy(got, plain, sizeof got);
     int changed = -1;
-    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, 1.0f, skip, t, CAP, got_c, &changed) == ICSTR_OK);
+    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, joint_weight(1.0f), skip, t, CAP, got_c, &changed) == ICSTR_OK);
     CHECK(changed == 0 && !memcmp(got, plain, sizeof got));
-    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, 1.5f, NULL, t, CAP, got_c, NULL) == ICSTR_ERR_ARG);
-    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, -0.1f, NULL, t, CAP, got_c, NULL) == ICSTR_ERR_ARG);
+    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, joint_weight(1.5f), NULL, t, CAP, got_c, NULL) == ICSTR_ERR_ARG);
+    CHECK(icstr_model_ctc_joint(m, lat, logp, NQ, joint_weight(-0.1f), NULL, t, CAP, got_c, NULL) == ICSTR_ERR_ARG);
     free(lat), free(logp);
 }
 
@@ -181,7 +214,7 @@ static void test_glyph_mix(icstr_model *m, const float *img) {
     float conf;
     read_plain(m, lat, 1, plain, &conf);
     CHECK_MSG(strcmp(plain[0], target), "the plain reading is the target already");
-    CHECK(icstr_model_ctc_joint(m, lat, logp, 1, 1.0f, NULL, tp, CAP, &conf, NULL) == ICSTR_OK);
+    CHECK(icstr_model_ctc_joint(m, lat, logp, 1, joint_weight(1.0f), NULL, tp, CAP, &conf, NULL) == ICSTR_OK);
     CHECK_MSG(!strcmp(plain[0], target), "joint with the glyphs read '%s', not '%s'", plain[0], target);
     /* two entries at cosine 1 that disagree share the vote: frame 0 gets 0.5 for each */
     s.n = 2 * T;

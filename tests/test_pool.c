@@ -935,6 +935,18 @@ static int batch_right(icstr_crop_batch *cb, icstr_pool *pool, icstr_model *m, c
     return right;
 }
 
+/* The end of a greedy-only reading's test: beam search through the batch is refused; the batch,
+ * the pool and the n drawn crops are freed. */
+static void refuse_beam_and_free(icstr_crop_batch *cb, icstr_pool *pool, icstr_model *m, icstr_decode_params dp,
+                                 unsigned char **png, int n) {
+    dp.beam = 2;
+    CHECK(icstr_crop_batch_recognize(cb, m, &dp) == ICSTR_ERR_ARG);
+    icstr_clear_error();
+    icstr_crop_batch_free(cb);
+    icstr_pool_close(pool);
+    for (int i = 0; i < n; i++) free(png[i]);
+}
+
 static void test_knn_store(icstr_model *A) {
     icstr_pool *pool = new_pool(A, "knn");
     enum { NP = 6, M = 4, D = 16, L = 8, T = ICSTR_TEXT_CAP };
@@ -978,13 +990,56 @@ static void test_knn_store(icstr_model *A) {
     for (int i = 0; i < NP; i++) knn_right += !strcmp(cb.texts[i], labels[i]) && fabsf(cb.confidence[i] - 1.0f) < 1e-6f;
     CHECK_MSG(knn_right == NP && plain_right < NP, "kNN through the batch: %d of %d pool crops read their label (plain %d)",
               knn_right, NP, plain_right);
-    /* beam search with the store is refused */
-    dp.beam = 2;
-    CHECK(icstr_crop_batch_recognize(&cb, A, &dp) == ICSTR_ERR_ARG);
-    icstr_clear_error();
-    icstr_crop_batch_free(&cb);
-    icstr_pool_close(pool);
-    for (int i = 0; i < NP; i++) free(png[i]);
+    refuse_beam_and_free(&cb, pool, A, dp, png, NP); /* greedy only */
+}
+
+/* The pool's labels as a character model (pool_lm.h): every record counted once (the same label
+ * drawn twice counts twice), the model the same as one made by hand from the labels; through a
+ * crop batch, weight 0 reads as without it and a heavy weight makes every crop read the pool's
+ * one label, which the plain reading does not. */
+static void test_pool_lm(icstr_model *A) {
+    icstr_pool *pool = new_pool(A, "lm");
+    enum { NP = 5 };
+    unsigned char *png[NP];
+    size_t len[NP];
+    char labels[NP][8];
+    icstr_crop_batch cb;
+    for (int i = 0; i < NP; i++) snprintf(labels[i], 8, "%s", "k3m");
+    add_drawn_crops(A, pool, &cb, NP, labels, 500, png, len);
+    icstr_char_lm *lm = NULL, *ref = NULL;
+    CHECK(icstr_pool_lm_load(pool, NULL, &lm) == ICSTR_OK && lm && icstr_char_lm_labels(lm) == NP);
+    CHECK(icstr_char_lm_create(A, NULL, &ref) == ICSTR_OK);
+    int tok[8], n;
+    CHECK(icstr_model_encode_label(A, "k3m", tok, &n) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) CHECK(icstr_char_lm_add(ref, tok, n) == ICSTR_OK);
+    double a[ICSTR_CHARSET_MAX + 3], b[ICSTR_CHARSET_MAX + 3];
+    int V = icstr_model_vocab(A).vocab, same = 1;
+    for (int h = 0; h <= n && lm && ref; h++) {
+        icstr_char_lm_next(lm, tok, h, a);
+        icstr_char_lm_next(ref, tok, h, b);
+        same &= !memcmp(a, b, (size_t)V * sizeof *a);
+    }
+    CHECK(same);
+    icstr_char_lm_free(lm);
+    icstr_char_lm_free(ref);
+    cb.n = cb.n_ok = NP;
+    icstr_decode_params dp = icstr_decode_default_params();
+    icstr_pool_reading rd = icstr_pool_reading_default();
+    rd.min_similarity = 1.5f; /* no prompts: the model alone */
+    rd.compare_plain = 0;
+    int plain_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    char plain[NP][ICSTR_TEXT_CAP];
+    float plain_c[NP];
+    for (int i = 0; i < NP; i++) snprintf(plain[i], sizeof plain[i], "%s", cb.texts[i]), plain_c[i] = cb.confidence[i];
+    rd.lm = 1;
+    rd.lm_weight = 0.0f;
+    CHECK(batch_right(&cb, pool, A, &rd, &dp, labels, NP) == plain_right && cb.lm);
+    for (int i = 0; i < NP; i++) CHECK(!strcmp(cb.texts[i], plain[i]) && cb.confidence[i] == plain_c[i]);
+    rd.lm_weight = 50.0f;
+    int lm_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    CHECK_MSG(lm_right == NP && plain_right < NP, "%d of %d crops read the pool's label with the model (plain %d)",
+              lm_right, NP, plain_right);
+    refuse_beam_and_free(&cb, pool, A, dp, png, NP);
 }
 
 /* compare_plain through a crop batch (what `recognize --compare-plain` runs), with a pool made
@@ -1206,6 +1261,7 @@ int main(void) {
     test_lexicon(A);
     test_glyph_store(A);
     test_knn_store(A);
+    test_pool_lm(A);
     /* with these two random models the plain reading wins for all crops, then for none: the
      * choice is checked both ways */
     icstr_model *C = tiny_model(3, CHARS);
