@@ -58,12 +58,15 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       --glyph-records R: only the entries of the crop's R most similar\n"   \
     "                       records vote (default 0: all), for large pools\n"                   \
     "  --lm                 with --pool: the pool's labels are also a character language model:\n"  \
-    "                       every decoding step chooses by log p_model + --lm-weight (default\n"    \
-    "                       0.2) log p_lm, p_lm an n-gram model of the labels' characters (order\n" \
-    "                       --lm-order, default 3; letters as lower case) backed off to one of\n"   \
-    "                       their classes (letter, digit, space, other; --lm-class-order, default\n" \
-    "                       5): a domain's formats (three letters then digits, \"12.00\" not\n"    \
-    "                       \"12.0C\"). Greedy only; the confidence stays the model's\n"
+    "                       every decoding step (and the joint reading's choice) weighs log\n"    \
+    "                       p_model + --lm-weight (default 0.2) log p_lm, p_lm an n-gram model\n"  \
+    "                       of the labels' letters and digits (order --lm-order, default 3;\n"    \
+    "                       letters as lower case; other characters cost nothing) backed off to\n" \
+    "                       their classes (letter, digit, end; --lm-class-order, default 5): a\n" \
+    "                       domain's formats (three letters then digits, \"12.00\" not \"12.0C\").\n" \
+    "                       A pool of fewer than 50 labels gets that share of the weight (a\n"    \
+    "                       model of 10 labels is too sure). Greedy only; the confidence stays\n" \
+    "                       the model's\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \

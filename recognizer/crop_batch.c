@@ -264,6 +264,10 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         free_pool_buffers(b);
         return rc;
     }
+    if (b->lm) {
+        long labels = icstr_char_lm_labels(b->lm);
+        b->lm_weight = r->lm_weight * (labels < ICSTR_LM_FULL_LABELS ? (float)labels / ICSTR_LM_FULL_LABELS : 1.0f);
+    }
     if (r->glyphs && (rc = icstr_glyph_store_load(pool, &b->glyphs))) {
         free_pool_buffers(b);
         return rc;
@@ -355,7 +359,7 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
     icstr_decode_params with_pool = *dp;
     if (b->reading.knn) with_pool.knn = &b->knn.knn;
-    if (b->lm) with_pool.lm = b->lm, with_pool.lm_weight = b->reading.lm_weight;
+    if (b->lm) with_pool.lm = b->lm, with_pool.lm_weight = b->lm_weight;
     const icstr_decode_params *p = &with_pool;
     int joint = dp->ctc_weight > 0.0f, rc = joint ? alloc_joint(b, m) : ICSTR_OK;
     if (!rc)

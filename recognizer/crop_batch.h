@@ -41,9 +41,16 @@ typedef struct {
     int lm;                  /* 1: the pool's labels are also a character language model
                                 (pool_lm.h) fused into every decoding pass (greedy only) */
     icstr_char_lm_params lm_params;
-    float lm_weight;         /* its weight (default 0.2, chosen on the domains' pool sides) */
+    float lm_weight;         /* its weight (default 0.2, chosen on the domains' pool sides), for
+                                a pool of ICSTR_LM_FULL_LABELS labels or more; a smaller pool's
+                                model gets that share of it (10 labels: a fifth) */
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
+
+/* The labels from which the pool's character model gets its whole weight: a model of 10 labels is
+ * too sure of what it saw (on the pool sides of the domains, --lm at 0.2 cost 2 to 3 points with
+ * 10-record pools and gained with 50 and 100) */
+#define ICSTR_LM_FULL_LABELS 50
 
 typedef struct {
     int cap, n;              /* capacity and crops in this batch */
@@ -68,6 +75,7 @@ typedef struct {
     icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
     icstr_glyph_store glyphs;    /* reading.glyphs: the pool's glyph frames (glyphs.n 0 otherwise) */
     icstr_char_lm *lm;           /* reading.lm: the pool's labels' character model (NULL otherwise) */
+    float lm_weight;             /* reading.lm: the weight it is read with (the pool's size's share) */
     float *ctc_logp;         /* the joint reading (ctc_weight > 0) with a pool: (in_cap, T, V) the
                                 inputs' CTC frames, mixed with the glyphs' votes */
     float *ctc_feat;         /* reading.glyphs: (in_cap, T, enc_dim) their encoder tokens */

@@ -995,8 +995,9 @@ static void test_knn_store(icstr_model *A) {
 
 /* The pool's labels as a character model (pool_lm.h): every record counted once (the same label
  * drawn twice counts twice), the model the same as one made by hand from the labels; through a
- * crop batch, weight 0 reads as without it and a heavy weight makes every crop read the pool's
- * one label, which the plain reading does not. */
+ * crop batch, weight 0 reads as without it and a heavy weight (of which a pool of 5 labels gets
+ * 5 / ICSTR_LM_FULL_LABELS) makes every crop read the pool's one label, which the plain reading
+ * does not. */
 static void test_pool_lm(icstr_model *A) {
     icstr_pool *pool = new_pool(A, "lm");
     enum { NP = 5 };
@@ -1035,8 +1036,9 @@ static void test_pool_lm(icstr_model *A) {
     rd.lm_weight = 0.0f;
     CHECK(batch_right(&cb, pool, A, &rd, &dp, labels, NP) == plain_right && cb.lm);
     for (int i = 0; i < NP; i++) CHECK(!strcmp(cb.texts[i], plain[i]) && cb.confidence[i] == plain_c[i]);
-    rd.lm_weight = 50.0f;
+    rd.lm_weight = 500.0f;
     int lm_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    CHECK_NEAR(cb.lm_weight, 500.0 * NP / ICSTR_LM_FULL_LABELS, 1e-3); /* a small pool's share */
     CHECK_MSG(lm_right == NP && plain_right < NP, "%d of %d crops read the pool's label with the model (plain %d)",
               lm_right, NP, plain_right);
     refuse_beam_and_free(&cb, pool, A, dp, png, NP);
