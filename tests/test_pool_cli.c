@@ -210,6 +210,19 @@ int main(void) {
                   strstr(out, "\tabc\t1.0000"),
               "%s%s", out, err);
     CHECK_MSG(run("eval --data set --model a.safetensors --pool P --knn --json") == 0, "%s", err);
+    /* --lm: needs a pool, greedy only, orders in [1, 6], weight >= 0; weight 0 reads as without it */
+    CHECK(run("recognize --model a.safetensors --lm single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --lm --beam 2") == 2 && strstr(err, "greedy"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --lm --lm-order 7") == 2 && strstr(err, "[1, 6]"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --lm --lm-weight -1") == 2 && strstr(err, "--lm-weight"));
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 0 set") == 0, "%s", err);
+    {
+        char *plain = strdup(out);
+        CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 0 --lm --lm-weight 0 set") == 0, "%s", err);
+        CHECK_MSG(plain && !strcmp(plain, out), "--lm-weight 0:\n%s\nwithout --lm:\n%s", out, plain);
+        free(plain);
+    }
+    CHECK_MSG(run("eval --data set --model a.safetensors --pool P --lm --json") == 0, "%s", err);
     /* compare-plain is the default; --no-compare-plain drops kept_plain; --trust-similarity range */
     CHECK_MSG(run("recognize --model a.safetensors --pool P --json set") == 0, "%s", err);
     CHECK_MSG(count(out, "\"kept_plain\": ") == 8, "%s", out);
