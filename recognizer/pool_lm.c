@@ -3,10 +3,12 @@
 
 #include "icstr_core.h"
 
+#include <stdlib.h>
+
 typedef struct {
     icstr_model *m;
     icstr_char_lm *lm;
-    int tok[ICSTR_CHARSET_MAX];
+    int *tok; /* (max_label) */
 } lm_build;
 
 static int visit(void *user, const icstr_pool_record *r) {
@@ -21,10 +23,12 @@ static int visit(void *user, const icstr_pool_record *r) {
 
 int icstr_pool_lm_load(icstr_pool *pool, const icstr_char_lm_params *p, icstr_char_lm **out) {
     *out = NULL;
-    lm_build b = {icstr_pool_model(pool), NULL, {0}};
+    lm_build b = {icstr_pool_model(pool), NULL, NULL};
     if (!b.m) return icstr_fail(ICSTR_ERR_ARG, "character model: the pool was opened without a model");
-    int rc = icstr_char_lm_create(b.m, p, &b.lm);
+    b.tok = malloc((size_t)icstr_model_get_config(b.m)->max_label * sizeof *b.tok);
+    int rc = b.tok ? icstr_char_lm_create(b.m, p, &b.lm) : icstr_fail(ICSTR_ERR_NOMEM, "character model");
     if (!rc) rc = icstr_pool_foreach(pool, 0, visit, &b);
+    free(b.tok);
     if (rc) {
         icstr_char_lm_free(b.lm);
         return rc;
