@@ -380,7 +380,7 @@ static int greedy_choice(const icstr_model *m, const step_ws *w, int r, const fl
         double bs = 0.0;
         for (int t = 0; t < V; t++) {
             if (!allowed(m, t, forced_end)) continue;
-            double s = lp[t] + (w->lm && w->lm_weight > 0.0 ? w->lm_weight * lm[t] : 0.0);
+            double s = lp[t] + (w->lm ? w->lm_weight * lm[t] : 0.0);
             if (best < 0 || s > bs) best = t, bs = s;
         }
     }
@@ -602,7 +602,7 @@ static int decode(icstr_model *m, const float *latents, int n, const icstr_conte
         w.logprob = logprob;
         w.partner = partner;
         w.states = states;
-        w.lm = lm;
+        w.lm = lm_weight > 0.0f ? lm : NULL; /* weight 0: the decoder's own choice */
         w.lm_weight = lm_weight;
         if (!rc) rc = run_prefix(m, latents, ctx, q0, G, Tp, w.plen);
         if (!rc && m->d.T != Tp) rc = icstr_fail(ICSTR_ERR_INTERNAL, "decode: prefix length");
