@@ -9,10 +9,13 @@
 # For every fold: word accuracy with no pool, and with the pool for each --reading R (a string of
 # `icstr eval` options, e.g. "--shots 1" or "--no-compare-plain"; "" = the default reading, also
 # what is scored when no --reading is given).
-# Output: DIR/incontext_val.csv (domain,fold,n,accuracy,one_minus_ned,reading; reading "none" = no
-# pool) and one line per fold and reading on stdout.
+# Each fold's pool chooses its view from its own records (`icstr pool view --auto`; --view full:
+# whole crops).
+# Output: DIR/incontext_val.csv (domain,fold,n,accuracy,one_minus_ned,reading,view; reading "none"
+# = no pool) and one line per fold and reading on stdout.
 #
-# usage: bench/incontext_val.sh [--model M] [--out DIR] [--data DIR] [--limit N] [--reading R]...
+# usage: bench/incontext_val.sh [--model M] [--out DIR] [--data DIR] [--limit N] [--view auto|full]
+#                               [--reading R]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ICSTR=${ICSTR:-build/icstr}
@@ -21,18 +24,21 @@ out=bench-results/incontext_val
 data=../shared/data/domains
 limit=()
 readings=()
+view=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --limit) limit=(--limit "$2"); shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --view) view=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --reading) readings+=("$2"); shift 2 ;;
     *) echo "incontext_val.sh: unknown argument $1 (readings come with --reading)" >&2; exit 2 ;;
   esac
 done
 [ ${#readings[@]} -gt 0 ] || readings=("")
+case "$view" in auto|full) ;; *) echo "incontext_val.sh: --view is auto or full" >&2; exit 2 ;; esac
 mkdir -p "$out"
 data=$(cd "$data" && pwd)
 . bench/score_lib.sh
@@ -53,10 +59,11 @@ make_fold() { # domain fold -> $out/<domain>-<fold>-pool.txt, -val.txt and the p
   "$ICSTR" pool create "$p-P" --model "$model" > /dev/null
   "$ICSTR" pool add "$p-P" --data "$p-pool.txt" --tag "$d-$f" > /dev/null ||
     echo "incontext_val.sh: some crops of $d fold $f were not added to the pool (see above)" >&2
+  make_view "$p-P" > "$p-view.txt"
 }
 
 csv="$out/incontext_val.csv"
-echo "domain,fold,n,accuracy,one_minus_ned,reading" > "$csv"
+echo "domain,fold,n,accuracy,one_minus_ned,reading,view" > "$csv"
 for d in us_plates receipt_lines; do
   [ -f "$data/$d/gt.txt" ] || { echo "incontext_val.sh: $data/$d/gt.txt missing, skipped" >&2; continue; }
   split_domain "$d"
@@ -64,12 +71,12 @@ for d in us_plates receipt_lines; do
     make_fold "$d" "$f"
     reading=
     read -r n acc ned <<< "$(score "$out/$d-$f-val.txt")"
-    echo "$d,$f,$n,$acc,$ned,none" | tee -a "$csv"
+    echo "$d,$f,$n,$acc,$ned,none,full" | tee -a "$csv"
     for r in "${readings[@]}"; do
       reading=$r
       # shots come from the reading when it names them (score passes --shots first; a later one wins)
       read -r n acc ned <<< "$(score "$out/$d-$f-val.txt" "$out/$d-$f-P" 2)"
-      echo "$d,$f,$n,$acc,$ned,${r:-default}" | tee -a "$csv"
+      echo "$d,$f,$n,$acc,$ned,${r:-default},$(cat "$out/$d-$f-view.txt")" | tee -a "$csv"
     done
   done
 done

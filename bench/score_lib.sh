@@ -12,6 +12,17 @@ score() {
     sed -E 's/.*"n": ([0-9]+).*"accuracy": ([0-9.]+), "one_minus_ned": ([0-9.]+).*/\1 \2 \3/'
 }
 
+# make_view POOL: with view=auto (the scripts' default, --view auto) the pool chooses the part of
+# each crop the model reads from its own records (`icstr pool view POOL --auto`, its table into
+# POOL.view.tsv); with view=full the pool keeps the whole crop. Prints the view it has, its
+# fractions apart by spaces (a CSV field): "0.15 1 0 1" or "full".
+make_view() {
+  if [ "${view:-auto}" = auto ]; then
+    "$ICSTR" pool view "$1" --auto --model "$model" > "$1.view.tsv" 2>>"${score_log:-/dev/null}"
+  fi
+  "$ICSTR" pool view "$1" | sed 's/^view //; s/,/ /g'
+}
+
 # split_domain DOMAIN: the pool candidates and the test of a domain (bench/incontext.sh says how).
 # List files of absolute image paths, so the lists can live anywhere.
 split_domain() { # domain -> $out/<domain>-pool.txt (candidates, in pool order), $out/<domain>-test.txt

@@ -96,6 +96,38 @@ int icstr_image_check_crop(const icstr_image *img, const char *name);
  * Errors: ICSTR_ERR_ARG (NULL, or the rectangle not inside img), ICSTR_ERR_NOMEM. */
 int icstr_image_crop(const icstr_image *img, int x, int y, int w, int h, icstr_image *out);
 
+/* ---- views (data/image_view.c) ---- */
+
+/* The part of a crop the model reads: rows top*h .. bottom*h and columns left*w .. right*w
+ * (fractions; the first row floor(top*h), the row after the last ceil(bottom*h), and likewise
+ * for columns). The full view {0, 1, 0, 1} is the whole crop. A prompt pool keeps one view for
+ * its records and the queries read with it (`icstr pool view`): a domain whose crops carry
+ * other text around the word (a plate's state name) reads better from its middle band. */
+typedef struct {
+    float top, bottom, left, right;
+} icstr_view;
+
+icstr_view icstr_view_full(void);
+int icstr_view_is_full(const icstr_view *v);
+/* ICSTR_OK when 0 <= top < bottom <= 1 and 0 <= left < right <= 1 with at least ICSTR_VIEW_MIN
+ * of each side kept (and every value finite); else ICSTR_ERR_ARG with a detail. */
+#define ICSTR_VIEW_MIN 0.25f
+int icstr_view_check(const icstr_view *v);
+/* "TOP,BOTTOM,LEFT,RIGHT" (e.g. "0.15,0.85,0.03,0.97"; "full" is the full view), checked as
+ * above. Errors: ICSTR_ERR_ARG naming the text. */
+int icstr_view_parse(const char *s, icstr_view *v);
+/* The same form, shortest digits that read back the same floats ("full" for the full view);
+ * out holds at least ICSTR_VIEW_TEXT bytes. */
+#define ICSTR_VIEW_TEXT 64
+void icstr_view_format(const icstr_view *v, char *out);
+int icstr_view_equal(const icstr_view *a, const icstr_view *b);
+/* The view's rectangle of img (at least one pixel each way) copied into *out (a new buffer);
+ * the full view copies the whole image. Errors: ICSTR_ERR_ARG (NULL, empty image, a view that
+ * fails icstr_view_check), ICSTR_ERR_NOMEM. */
+int icstr_image_view(const icstr_image *img, const icstr_view *v, icstr_image *out);
+/* icstr_image_to_input of the view of img (no copy for the full view). */
+int icstr_image_view_to_input(const icstr_image *img, const icstr_view *v, int H, int W, float *chw);
+
 /* ---- long text lines (data/line_split.c) ---- */
 
 /* Where to cut a crop much wider than the model's input into pieces read one by one. */

@@ -5,7 +5,8 @@
  * re-embedded for another model), a source tag and the time it was added.
  *
  * Layout (format 1), named databases:
- *   "meta"    format, fingerprint, M, D, generation, next_id, created, model_path
+ *   "meta"    format, fingerprint, M, D, generation, next_id, created, model_path, and (once
+ *             `icstr pool view` set one) view: "TOP,BOTTOM,LEFT,RIGHT" or "full"
  *   "rec.G"   u64 id (big-endian, so LMDB's byte order is id order) -> record (below)
  *   "emb.G"   the same id -> the search entry: the embedding alone (D f32 LE), then (written since
  *             record version 2) u32 CRC-32C of those 4D bytes; search loads only these. Entries of
@@ -40,6 +41,7 @@
 #define ICSTR_POOL_H
 
 #include "icstr_core.h"
+#include "icstr_data.h"
 #include "model.h"
 
 #include <stddef.h>
@@ -103,7 +105,7 @@ uint64_t icstr_pool_hash(const void *bytes, size_t n);
 
 typedef struct icstr_pool icstr_pool;
 
-/* The model input (3, H, W) of record r's stored image (decoded as `pool add` decodes a crop); an
+/* The model input (3, H, W) of record r's stored image under the pool's view (decoded as `pool add` decodes a crop); an
  * image that does not decode fails with a message that names the pool and the record and says to
  * remove it. Errors: those of icstr_image_load_memory and icstr_image_to_input. */
 int icstr_pool_record_input(const icstr_pool *p, const icstr_pool_record *r, int H, int W, float *chw);
@@ -141,6 +143,7 @@ typedef struct {
     int M, D;
     char model_path[ICSTR_POOL_PATH_MAX];
     int64_t created;          /* seconds since the Unix epoch */
+    icstr_view view;          /* the view of every image (records and queries) the model reads */
     long count;               /* records */
     uint64_t next_id;         /* the id the next added record gets */
     size_t map_bytes;         /* the LMDB map size */
@@ -257,18 +260,24 @@ int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr
 void icstr_pool_prompts_free(icstr_pool_prompts *pp);
 /* The model the handle was opened with (NULL for metadata-only use). */
 icstr_model *icstr_pool_model(const icstr_pool *p);
+/* The view the pool's records were read with, as of opening (icstr_view_full() for a pool
+ * that never set one): readers cut their queries to it (icstr_image_view_to_input). */
+icstr_view icstr_pool_view(const icstr_pool *p);
 
 /* ---- re-embedding ---- */
 
-/* Recomputes every record's embedding and latents with model m from its stored image, and makes
- * m the pool's model (fingerprint, M, D, model_path). Every label must fit m's charset and
+/* Recomputes every record's embedding and latents with model m from its stored image, read
+ * under view (NULL: the pool's own), and makes m the pool's model (fingerprint, M, D,
+ * model_path) and view the pool's view (queries read with the pool are cut to it too). Every label must fit m's charset and
  * max_label, else ICSTR_ERR_RANGE before anything changes (the detail names the labels).
  * Works in chunks of `chunk` records (0 = 256) into the next generation's databases; the switch
  * is one final transaction that also takes in records added or removed meanwhile, so a killed
- * reembed leaves the pool as before (and a new run for the same model resumes where it stopped).
- * *count (may be NULL) gets the number of records re-embedded. */
-int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path, int chunk,
-                       long *count);
+ * reembed leaves the pool as before (and a new run for the same model and view resumes where it
+ * stopped). The same model and view as now change nothing. *count (may be NULL) gets the
+ * number of records re-embedded. Errors: ICSTR_ERR_ARG (a view failing icstr_view_check) and
+ * the above. */
+int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path, const icstr_view *view,
+                       int chunk, long *count);
 
 /* ---- checking a damaged pool ---- */
 

@@ -278,7 +278,7 @@ int icstr_pool_add(icstr_pool *p, const icstr_pool_item *items, int n, const cha
             int r = icstr_image_load_memory(items[i].image, items[i].image_len, items[i].name, &im);
             if (!r && (r = icstr_image_check_crop(&im, items[i].name))) icstr_image_free(&im);
             if (!r) {
-                r = icstr_image_to_input(&im, H, W, images + (size_t)g * img);
+                r = icstr_image_view_to_input(&im, &p->view, H, W, images + (size_t)g * img);
                 icstr_image_free(&im);
             }
             if (r) {

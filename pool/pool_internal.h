@@ -42,6 +42,7 @@ struct icstr_pool {
     unsigned gen;             /* the generation rec/emb belong to */
     int M, D;
     char fingerprint[65];
+    icstr_view view;          /* the view records and queries are read with (meta "view", absent: full) */
     /* the search matrix (pool_search.c) */
     int loaded;
     long n;                   /* rows */
@@ -132,6 +133,9 @@ int pool_record_parse(const void *buf, size_t len, int check_hash, pool_record_v
 /* ICSTR_OK when the record read under key key_id says it is that record, else ICSTR_ERR_FORMAT
  * naming both (a damaged key or id: a lookup by the record's own id would not find it). */
 int pool_record_check_key(const icstr_pool *p, uint64_t key_id, uint64_t record_id);
+/* icstr_pool_record_input under view v (re-embedding reads the records under the view it moves to). */
+int pool_record_input_view(const icstr_pool *p, const icstr_pool_record *r, const icstr_view *v, int H, int W,
+                           float *chw);
 
 /* ---- environment and transactions (pool_env.c) ---- */
 int pool_db_fail(const icstr_pool *p, int mrc, const char *what);
@@ -153,6 +157,10 @@ int pool_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *v);
 int pool_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t v);
 int pool_meta_get_str(MDB_txn *txn, MDB_dbi meta, const char *key, char *out, size_t cap);
 int pool_meta_put_str(MDB_txn *txn, MDB_dbi meta, const char *key, const char *s);
+/* The view under `key` (absent: *v untouched, ICSTR_OK; malformed: ICSTR_ERR_FORMAT) and its
+ * writing (the full view is written as "full"). */
+int pool_meta_get_view(MDB_txn *txn, MDB_dbi meta, const char *key, icstr_view *v);
+int pool_meta_put_view(MDB_txn *txn, MDB_dbi meta, const char *key, const icstr_view *v);
 /* the rec/emb database names of a generation */
 void pool_gen_names(unsigned gen, char rec[32], char emb[32]);
 /* Opens the handle's env without the model check (reembed uses it). */

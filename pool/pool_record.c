@@ -285,10 +285,15 @@ int icstr_pool_record_decode(const void *buf, size_t len, int want, icstr_pool_r
 }
 
 int icstr_pool_record_input(const icstr_pool *p, const icstr_pool_record *r, int H, int W, float *chw) {
+    return pool_record_input_view(p, r, &p->view, H, W, chw);
+}
+
+int pool_record_input_view(const icstr_pool *p, const icstr_pool_record *r, const icstr_view *v, int H, int W,
+                           float *chw) {
     icstr_image im;
     int rc = icstr_image_load_memory(r->image, r->image_len, NULL, &im);
     if (!rc) {
-        rc = icstr_image_to_input(&im, H, W, chw);
+        rc = icstr_image_view_to_input(&im, v, H, W, chw);
         icstr_image_free(&im);
     }
     if (rc)

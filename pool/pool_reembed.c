@@ -18,6 +18,7 @@ typedef struct {
     icstr_model *m;
     const char *fp;            /* the new fingerprint */
     const char *model_path;
+    icstr_view view;           /* the new view */
     int M, D;                  /* the new model's */
     unsigned g1;               /* the generation being written */
     MDB_dbi rec1, emb1;
@@ -28,29 +29,40 @@ typedef struct {
     int missing;               /* records of the old generation not yet re-embedded */
 } reembed_ctx;
 
-static int pending_is_ours(icstr_pool *p, MDB_txn *txn, reembed_ctx *x) {
+/* 1 when the pending generation is being filled for this model and view, 0 when not (or none
+ * is), < 0 on error */
+static int pending_matches(icstr_pool *p, MDB_txn *txn, const reembed_ctx *x) {
     char fp[65];
     int rc = pool_meta_get_str(txn, p->meta, "reembed.fingerprint", fp, sizeof fp);
-    if (rc == ICSTR_ERR_NOTFOUND || (!rc && strcmp(fp, x->fp)))
-        return icstr_fail(ICSTR_ERR_MISMATCH, "pool %s: another reembed took over; run it again", p->path);
-    return rc;
+    if (rc == ICSTR_ERR_NOTFOUND) return 0;
+    if (rc) return rc;
+    icstr_view v = icstr_view_full();
+    if ((rc = pool_meta_get_view(txn, p->meta, "reembed.view", &v))) return rc;
+    return !strcmp(fp, x->fp) && icstr_view_equal(&v, &x->view);
+}
+
+static int pending_is_ours(icstr_pool *p, MDB_txn *txn, reembed_ctx *x) {
+    int rc = pending_matches(p, txn, x);
+    if (rc == 0) return icstr_fail(ICSTR_ERR_MISMATCH, "pool %s: another reembed took over; run it again", p->path);
+    return rc < 0 ? rc : ICSTR_OK;
 }
 
 /* Starts (or resumes) generation g1 for this model: its databases are emptied unless they were
  * being filled for the same fingerprint. */
 static int setup_body(icstr_pool *p, MDB_txn *txn, void *arg) {
     reembed_ctx *x = arg;
-    char rec[32], emb[32], fp[65];
+    char rec[32], emb[32];
     pool_gen_names(x->g1, rec, emb);
     int mrc, rc;
     if ((mrc = mdb_dbi_open(txn, rec, MDB_CREATE, &x->rec1)) || (mrc = mdb_dbi_open(txn, emb, MDB_CREATE, &x->emb1)))
         return pool_mdb_rc(p, mrc, "create the new generation");
-    rc = pool_meta_get_str(txn, p->meta, "reembed.fingerprint", fp, sizeof fp);
-    if (rc && rc != ICSTR_ERR_NOTFOUND) return rc;
-    if (rc == ICSTR_ERR_NOTFOUND || strcmp(fp, x->fp)) {
+    if ((rc = pending_matches(p, txn, x)) < 0) return rc;
+    if (!rc) {
         if ((mrc = mdb_drop(txn, x->rec1, 0)) || (mrc = mdb_drop(txn, x->emb1, 0)))
             return pool_mdb_rc(p, mrc, "empty the new generation");
-        if ((rc = pool_meta_put_str(txn, p->meta, "reembed.fingerprint", x->fp))) return rc;
+        if ((rc = pool_meta_put_str(txn, p->meta, "reembed.fingerprint", x->fp)) ||
+            (rc = pool_meta_put_view(txn, p->meta, "reembed.view", &x->view)))
+            return rc;
     } else {
         ICSTR_INFO("pool %s: resuming an interrupted reembed", p->path);
     }
@@ -104,7 +116,7 @@ static int encode_chunk(icstr_pool *p, reembed_ctx *x) {
     float *emb = icstr_alloc((size_t)x->n * x->D, sizeof(float));
     int rc = images && lat && emb ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "reembed: chunk of %d", x->n);
     for (int i = 0; i < x->n && !rc; i++)
-        rc = icstr_pool_record_input(p, &x->recs[i], c->img_h, c->img_w, images + (size_t)i * img);
+        rc = pool_record_input_view(p, &x->recs[i], &x->view, c->img_h, c->img_w, images + (size_t)i * img);
     if (!rc) rc = icstr_model_encode(x->m, images, x->n, lat, emb);
     for (int i = 0; i < x->n && !rc; i++) {
         icstr_pool_record *r = &x->recs[i];
@@ -187,13 +199,15 @@ static int switch_body(icstr_pool *p, MDB_txn *txn, void *arg) {
     if (mrc != MDB_NOTFOUND) return pool_db_fail(p, mrc, "cursor");
     if ((mrc = mdb_drop(txn, p->rec, 1)) || (mrc = mdb_drop(txn, p->emb, 1)))
         return pool_mdb_rc(p, mrc, "drop the old generation");
-    MDB_val pk = {19, "reembed.fingerprint"};
+    MDB_val pk = {19, "reembed.fingerprint"}, vk = {12, "reembed.view"};
     if ((mrc = mdb_del(txn, p->meta, &pk, NULL))) return pool_mdb_rc(p, mrc, "metadata");
+    if ((mrc = mdb_del(txn, p->meta, &vk, NULL)) && mrc != MDB_NOTFOUND) return pool_mdb_rc(p, mrc, "metadata");
     if ((rc = pool_meta_put_u64(txn, p->meta, "generation", x->g1)) ||
         (rc = pool_meta_put_u64(txn, p->meta, "M", (uint64_t)x->M)) ||
         (rc = pool_meta_put_u64(txn, p->meta, "D", (uint64_t)x->D)) ||
         (rc = pool_meta_put_str(txn, p->meta, "fingerprint", x->fp)) ||
-        (rc = pool_meta_put_str(txn, p->meta, "model_path", x->model_path)))
+        (rc = pool_meta_put_str(txn, p->meta, "model_path", x->model_path)) ||
+        (rc = pool_meta_put_view(txn, p->meta, "view", &x->view)))
         return rc;
     return ICSTR_OK;
 }
@@ -243,8 +257,10 @@ static int fill(icstr_pool *p, reembed_ctx *x, int chunk, long total, long *coun
     return rc;
 }
 
-int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path, int chunk, long *count) {
+int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path, const icstr_view *view, int chunk,
+                       long *count) {
     if (!m || !path) return icstr_fail(ICSTR_ERR_ARG, "reembed: no pool or no model");
+    if (view && icstr_view_check(view)) return icstr_fail_context(ICSTR_ERR_ARG, "reembed");
     if (count) *count = 0;
     if (chunk <= 0) chunk = REEMBED_CHUNK;
     icstr_pool *p;
@@ -259,6 +275,7 @@ int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path,
     x.model_path = model_path ? model_path : "";
     x.M = c->latents;
     x.D = c->dec_dim;
+    x.view = view ? *view : p->view;
     x.g1 = p->gen + 1;
     long n = 0;
     icstr_pool_info info;
@@ -268,8 +285,8 @@ int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path,
         goto out;
     }
     if ((rc = icstr_pool_get_info(p, &info))) goto out;
-    if (!strcmp(fp, p->fingerprint) && x.M == p->M && x.D == p->D) {
-        ICSTR_INFO("pool %s already holds this model's embeddings", path);
+    if (!strcmp(fp, p->fingerprint) && x.M == p->M && x.D == p->D && icstr_view_equal(&x.view, &p->view)) {
+        ICSTR_INFO("pool %s already holds this model's embeddings under this view", path);
         if (count) *count = info.count;
         goto out;
     }
@@ -299,7 +316,9 @@ int icstr_pool_reembed(const char *path, icstr_model *m, const char *model_path,
             goto out;
         }
     }
-    ICSTR_INFO("pool %s: now embedded by model %.16s... (%ld records re-embedded)", path, fp, n);
+    char vs[ICSTR_VIEW_TEXT];
+    icstr_view_format(&x.view, vs);
+    ICSTR_INFO("pool %s: now embedded by model %.16s..., view %s (%ld records re-embedded)", path, fp, vs, n);
     if (count) *count = n;
 out:
     free(x.recs);

@@ -127,11 +127,12 @@ static int load_crops(const char *data, long n, icstr_image **out, long *got) {
     return ICSTR_OK;
 }
 
-/* Puts crops [s, s + n) of imgs straight into the batch's model inputs, as decoded crops. */
+/* Puts crops [s, s + n) of imgs straight into the batch's model inputs, as decoded crops (cut to
+ * the batch's view: the pool's). */
 static int fill_batch(icstr_crop_batch *cb, const icstr_image *imgs, long s, int n) {
     size_t img = (size_t)3 * cb->H * cb->W;
     for (int i = 0; i < n; i++) {
-        int rc = icstr_image_to_input(&imgs[s + i], cb->H, cb->W, cb->images + (size_t)i * img);
+        int rc = icstr_image_view_to_input(&imgs[s + i], &cb->view, cb->H, cb->W, cb->images + (size_t)i * img);
         if (rc) return rc;
     }
     cb->n_ok = n;

@@ -1,6 +1,6 @@
 /* `icstr pool`: the prompt pool's command. create, add (one crop or a whole labelled set, in
  * chunks that each commit whole), ls, rm, stats, check (read and cross-check everything), export
- * (to a standard STR LMDB) and reembed.
+ * (to a standard STR LMDB), reembed and view (the part of each crop the model reads).
  * Results to stdout, progress and per-crop warnings to stderr; exit 0 ok, 1 runtime failure
  * (or some crops refused), 2 usage. */
 #include "cli.h"
@@ -9,6 +9,7 @@
 #include "icstr_pool.h"
 #include "json.h"
 #include "model_io.h"
+#include "pool_view.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,7 +35,8 @@ static void pool_usage(FILE *f) {
             "  stats P [--json]                     counts, sizes, tags, the model\n"
             "  check P [--list]                     read everything, report damaged records\n"
             "  export P OUT.lmdb                    images and labels as a standard STR LMDB\n"
-            "  reembed P --model M                  recompute the embeddings for another model\n\n"
+            "  reembed P --model M                  recompute the embeddings for another model\n"
+            "  view P [--auto | --set VIEW]         the part of each crop the model reads\n\n"
             "The pool remembers the model file it was made with; add uses it unless --model is given.\n");
 }
 
@@ -90,6 +92,25 @@ static const char *sub_usage(const char *sub) {
                "Recomputes every record's embedding and latents with model M from the stored images\n"
                "and makes M the pool's model. Works in chunks; the switch is one final transaction,\n"
                "so an interrupted reembed leaves the pool as it was (run it again to resume).\n";
+    if (!strcmp(sub, "view"))
+        return "usage: icstr pool view P                        print the pool's view\n"
+               "       icstr pool view P --auto [--max-records N] [--model M] [--threads N]\n"
+               "       icstr pool view P --set VIEW [--model M] [--threads N]\n\n"
+               "The view is the part of every crop the model reads with this pool: rows TOP..BOTTOM\n"
+               "and columns LEFT..RIGHT as fractions of the crop (VIEW = TOP,BOTTOM,LEFT,RIGHT, e.g.\n"
+               "0.15,1,0,1; \"full\" is the whole crop, the default). The pool's records and every\n"
+               "crop read with `--pool P` are cut to it before they are resized to the model's input.\n"
+               "Crops that carry other text around the word (a plate's state name, a slogan) read\n"
+               "better from a band of them.\n\n"
+               "  --auto           read the pool's own records without prompts under each of 40\n"
+               "                   candidate views (rows from 0, 0.1, 0.15, 0.2, 0.25 to 1, 0.9, 0.85,\n"
+               "                   0.8; columns whole or 0.03..0.97), print how many each reads right\n"
+               "                   (standard protocol), and keep the best; the full view unless the\n"
+               "                   best reads at least 2 records and 3% of them more right than it\n"
+               "  --max-records N  --auto reads at most N records, spread over the pool (default 500)\n"
+               "  --set VIEW       use VIEW\n\n"
+               "A new view re-embeds every record from its stored image (as reembed does: an\n"
+               "interrupted run leaves the pool as it was). Run --auto again after adding many crops.\n";
     return NULL;
 }
 
@@ -116,8 +137,9 @@ typedef struct {
     const char **ids;       /* rm: every positional after P */
     int n_ids;
     const char *model, *data, *tag;
-    long chunk, threads;
-    int json, list;
+    long chunk, threads, max_records;
+    int json, list, view_auto;
+    const char *view_set;
     icstr_line_split_params split; /* add --data: long lines are also added in pieces */
 } pool_args;
 
@@ -128,6 +150,7 @@ static const char *options_of(const char *sub) {
     if (!strcmp(sub, "ls") || !strcmp(sub, "stats")) return " --json ";
     if (!strcmp(sub, "reembed")) return " --model --chunk --threads ";
     if (!strcmp(sub, "check")) return " --list ";
+    if (!strcmp(sub, "view")) return " --auto --set --max-records --model --threads ";
     return " ";
 }
 
@@ -142,6 +165,7 @@ static int parse_args(int argc, char **argv, int max_pos, int allow_ids, pool_ar
     memset(a, 0, sizeof *a);
     a->sub = argv[0];
     a->chunk = ADD_CHUNK;
+    a->max_records = 500;
     a->split = icstr_line_split_default_params();
     a->ids = calloc((size_t)argc, sizeof(char *));
     if (!a->ids) return 2;
@@ -157,6 +181,12 @@ static int parse_args(int argc, char **argv, int max_pos, int allow_ids, pool_ar
             a->json = 1;
         } else if (!strcmp(s, "--list")) {
             a->list = 1;
+        } else if (!strcmp(s, "--auto")) {
+            a->view_auto = 1;
+        } else if (!strcmp(s, "--set") && more) {
+            a->view_set = argv[++i];
+        } else if (!strcmp(s, "--max-records") && more) {
+            if (icstr_cli_long("icstr pool view", s, argv[++i], 1, 100000000, &a->max_records)) return 2;
         } else if (!strcmp(s, "--model") && more) {
             a->model = argv[++i];
         } else if (!strcmp(s, "--data") && more) {
@@ -546,8 +576,10 @@ static int cmd_stats(pool_args *a) {
         if (a->json) {
             printf("{\"pool\": ");
             icstr_json_fprint_string(stdout, a->pool);
-            printf(", \"format\": %d, \"generation\": %d, \"fingerprint\": \"%s\", \"M\": %d, \"D\": %d, \"model\": ",
-                   info.format, info.generation, info.fingerprint, info.M, info.D);
+            char vs[ICSTR_VIEW_TEXT];
+            icstr_view_format(&info.view, vs);
+            printf(", \"format\": %d, \"generation\": %d, \"fingerprint\": \"%s\", \"M\": %d, \"D\": %d, \"view\": \"%s\", \"model\": ",
+                   info.format, info.generation, info.fingerprint, info.M, info.D, vs);
             icstr_json_fprint_string(stdout, info.model_path);
             printf(", \"created\": \"%s\", \"records\": %ld, \"next_id\": %llu, \"image_bytes\": %zu, "
                    "\"label_mean\": %.2f, \"label_min\": %ld, \"label_max\": %ld, \"file_bytes\": %lld, "
@@ -569,6 +601,9 @@ static int cmd_stats(pool_args *a) {
             if (s.n) printf("added %s .. %s\n", first, last);
             printf("file_bytes %lld\nmap_bytes %zu\nused_bytes %zu\n", file_size(a->pool), info.map_bytes,
                    info.used_bytes);
+            char vs[ICSTR_VIEW_TEXT];
+            icstr_view_format(&info.view, vs);
+            printf("view %s\n", vs);
             for (int t = 0; t < s.n_tags; t++) printf("tag %s\t%ld\n", s.tags[t], s.tag_count[t]);
             if (s.other_tags) printf("tag (%d+ others)\t%ld\n", MAX_TAGS, s.other_tags);
         }
@@ -652,11 +687,72 @@ static int cmd_reembed(pool_args *a) {
     if (load_model("reembed", a->model, &m)) return 1;
     char abs[PATH_MAX];
     long n = 0;
-    int rc = icstr_pool_reembed(a->pool, m, realpath(a->model, abs) ? abs : a->model, (int)a->chunk, &n);
+    int rc = icstr_pool_reembed(a->pool, m, realpath(a->model, abs) ? abs : a->model, NULL, (int)a->chunk, &n);
     icstr_model_free(m);
     if (rc) return runtime_error("reembed", rc);
     printf("re-embedded %ld records of %s for %s\n", n, a->pool, a->model);
     return 0;
+}
+
+/* ---- view ---- */
+
+static int set_view(pool_args *a, const char *model_path, icstr_model *m, const icstr_view *v) {
+    char abs[PATH_MAX], vs[ICSTR_VIEW_TEXT];
+    long n = 0;
+    int rc = icstr_pool_reembed(a->pool, m, realpath(model_path, abs) ? abs : model_path, v, (int)a->chunk, &n);
+    if (rc) return runtime_error("view", rc);
+    icstr_view_format(v, vs);
+    printf("view %s (%ld records re-embedded)\n", vs, n);
+    return 0;
+}
+
+static int cmd_view(pool_args *a) {
+    if (a->view_auto && a->view_set) return usage_error("view", "%s", "--auto and --set exclude each other");
+    char vs[ICSTR_VIEW_TEXT], hint[PATH_MAX];
+    if (!a->view_auto && !a->view_set) {
+        icstr_pool *p;
+        int rc = icstr_pool_open(a->pool, NULL, ICSTR_POOL_RDONLY, &p);
+        if (rc) return runtime_error("view", rc);
+        icstr_view v = icstr_pool_view(p);
+        icstr_pool_close(p);
+        icstr_view_format(&v, vs);
+        printf("view %s\n", vs);
+        return 0;
+    }
+    icstr_view v;
+    if (a->view_set && icstr_view_parse(a->view_set, &v)) return usage_error("view", "%s", icstr_last_error());
+    icstr_set_threads((int)a->threads);
+    const char *mp = model_for(a, hint, sizeof hint);
+    icstr_model *m;
+    if (load_model("view", mp, &m)) return 1;
+    int ret;
+    if (a->view_set) {
+        ret = set_view(a, mp, m, &v);
+    } else {
+        icstr_view cand[ICSTR_VIEW_CANDIDATES];
+        icstr_view_score sc[ICSTR_VIEW_CANDIDATES];
+        int n = icstr_view_candidates(cand, ICSTR_VIEW_CANDIDATES);
+        icstr_pool *p;
+        int rc = icstr_pool_open(a->pool, m, ICSTR_POOL_RDONLY, &p);
+        if (!rc) {
+            rc = icstr_pool_view_scores(p, cand, n, a->max_records, ICSTR_SCORE_STANDARD, sc);
+            icstr_pool_close(p);
+        }
+        if (rc) {
+            icstr_model_free(m);
+            return runtime_error("view", rc);
+        }
+        int best = icstr_view_choose(sc, n);
+        printf("view\tright\tscored\taccuracy\t1-NED\n");
+        for (int i = 0; i < n; i++) {
+            icstr_view_format(&sc[i].view, vs);
+            printf("%s\t%ld\t%ld\t%.4f\t%.4f%s\n", vs, sc[i].right, sc[i].n,
+                   sc[i].n ? (double)sc[i].right / (double)sc[i].n : 0.0, sc[i].one_minus_ned, i == best ? "\tchosen" : "");
+        }
+        ret = set_view(a, mp, m, &cand[best]);
+    }
+    icstr_model_free(m);
+    return ret;
 }
 
 int icstr_cmd_pool(int argc, char **argv) {
@@ -687,6 +783,7 @@ int icstr_cmd_pool(int argc, char **argv) {
     else if (!strcmp(sub, "stats")) ret = cmd_stats(&a);
     else if (!strcmp(sub, "export")) ret = cmd_export(&a);
     else if (!strcmp(sub, "check")) ret = cmd_check(&a);
+    else if (!strcmp(sub, "view")) ret = cmd_view(&a);
     else ret = cmd_reembed(&a);
     free(a.ids);
     return ret;

@@ -13,6 +13,7 @@ int icstr_crop_batch_init(icstr_crop_batch *b, int cap, int H, int W) {
     b->W = W;
     b->piece_cap = 2 * cap + ICSTR_LINE_MAX_PIECES; /* a batch of long lines reads fewer crops */
     b->in_cap = cap + b->piece_cap;
+    b->view = icstr_view_full();
     b->images = icstr_alloc((size_t)cap * 3 * H * W, sizeof(float));
     b->names = calloc((size_t)cap, sizeof(char *));
     b->labels = calloc((size_t)cap, sizeof(char *));
@@ -163,6 +164,12 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         icstr_image im;
         rc = icstr_image_load_memory(item.bytes, item.len, item.name, &im);
         if (!rc && (rc = icstr_image_check_crop(&im, item.name))) icstr_image_free(&im);
+        if (!rc && !icstr_view_is_full(&b->view)) {
+            icstr_image part;
+            rc = icstr_image_view(&im, &b->view, &part);
+            icstr_image_free(&im);
+            im = part;
+        }
         if (!rc) {
             rc = icstr_image_to_input(&im, b->H, b->W, b->images + (size_t)b->n_ok * img);
             if (!rc && b->pieces) rc = cut_pieces(b, &im, b->n_ok);
@@ -186,6 +193,7 @@ icstr_pool_reading icstr_pool_reading_default(void) {
 }
 
 static void free_pool_buffers(icstr_crop_batch *b) {
+    b->view = icstr_view_full();
     icstr_pool_lexicon_free(&b->lexicon);
     icstr_pool_knn_free(&b->knn);
     icstr_char_lm_free(b->lm);
@@ -274,6 +282,7 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
     }
     b->pool = pool;
     b->reading = *r;
+    b->view = icstr_pool_view(pool);
     return ICSTR_OK;
 }
 

@@ -71,6 +71,8 @@ typedef struct {
     /* in-context decoding from a prompt pool (icstr_crop_batch_set_pool); pool NULL = none */
     icstr_pool *pool;        /* not owned */
     icstr_pool_reading reading;
+    icstr_view view;         /* the pool's view (icstr_pool_view): crops read from then on are
+                                cut to it before they are resized (full without a pool) */
     icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
     icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
     icstr_glyph_store glyphs;    /* reading.glyphs: the pool's glyph frames (glyphs.n 0 otherwise) */
@@ -132,7 +134,8 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
 int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
 /* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop), as
  * r says: the r->shots most similar records (in [0, max_prompts]) that are at least
- * r->min_similarity similar. Errors: those of icstr_pool_prompts_init, ICSTR_ERR_NOMEM. */
+ * r->min_similarity similar. Crops read after it are cut to the pool's view (call it before
+ * icstr_crop_batch_read). Errors: those of icstr_pool_prompts_init, ICSTR_ERR_NOMEM. */
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r);
 /* Read crops wider than p->split_aspect heights in pieces from the next read on (p NULL or
  * split_aspect <= 0: whole). Errors: ICSTR_ERR_NOMEM. */

@@ -507,7 +507,7 @@ static void test_reembed(icstr_model *A, icstr_model *B) {
     /* a model whose charset lacks some labels' characters: refused, nothing changes */
     icstr_model *C = tiny_model(3, "abcdefghijklmnopqrstuvwxyz");
     long n = 0;
-    CHECK(icstr_pool_reembed(p, C, "c.st", 5, &n) == ICSTR_ERR_RANGE);
+    CHECK(icstr_pool_reembed(p, C, "c.st", NULL, 5, &n) == ICSTR_ERR_RANGE);
     CHECK_MSG(strstr(icstr_last_error(), "nothing was changed") != NULL, "%s", icstr_last_error());
     CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
     icstr_pool_close(pool);
@@ -522,7 +522,7 @@ static void test_reembed(icstr_model *A, icstr_model *B) {
     icstr_pool_add_result br;
     CHECK(icstr_pool_add_encoded(pool, &bad, 1, &br) == ICSTR_OK && br.status == ICSTR_POOL_ADDED && br.id == N + 1);
     icstr_pool_close(pool);
-    CHECK(icstr_pool_reembed(p, B, "b.st", 5, &n) == ICSTR_ERR_IMAGE);
+    CHECK(icstr_pool_reembed(p, B, "b.st", NULL, 5, &n) == ICSTR_ERR_IMAGE);
     CHECK_MSG(strstr(icstr_last_error(), "record 24") != NULL, "%s", icstr_last_error());
     CHECK(icstr_pool_open(p, B, 0, &pool) == ICSTR_ERR_MISMATCH);
     CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_OK);
@@ -531,7 +531,7 @@ static void test_reembed(icstr_model *A, icstr_model *B) {
     CHECK(icstr_pool_remove(pool, &junk_id, 1, NULL, NULL) == ICSTR_OK);
     icstr_pool_close(pool);
     /* run again: it resumes, re-embedding only the two records the first run did not reach */
-    CHECK(icstr_pool_reembed(p, B, "b.st", 5, &n) == ICSTR_OK);
+    CHECK(icstr_pool_reembed(p, B, "b.st", NULL, 5, &n) == ICSTR_OK);
     CHECK_MSG(n == 2, "resumed reembed did %ld records", n);
     CHECK(icstr_pool_open(p, A, 0, &pool) == ICSTR_ERR_MISMATCH);
     CHECK(icstr_pool_open(p, B, 0, &pool) == ICSTR_OK);
@@ -570,7 +570,7 @@ static void test_reembed(icstr_model *A, icstr_model *B) {
     CHECK_MSG(rc.checked == N && rc.wrong == 0, "%ld records, %ld not B's", rc.checked, rc.wrong);
     icstr_pool_close(pool);
     /* re-embedding for the model it already has changes nothing */
-    CHECK(icstr_pool_reembed(p, B, "b.st", 0, &n) == ICSTR_OK && n == N);
+    CHECK(icstr_pool_reembed(p, B, "b.st", NULL, 0, &n) == ICSTR_OK && n == N);
     for (int i = 0; i < N; i++) free(png[i]);
 }
 

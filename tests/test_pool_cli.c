@@ -252,6 +252,33 @@ int main(void) {
     CHECK_MSG(run("pool add P new.png zz9") == 0, "%s", err);
     CHECK(!strcmp(out, "8\tzz9\n"));
     CHECK(run("pool stats P") == 0 && strstr(out, "records 7\n") && strstr(out, "b.safetensors"));
+    /* view: prints it, --set re-embeds under it (and crops read with the pool are cut to it:
+     * the prompts' similarities change), --auto prints every candidate and keeps one */
+    CHECK(run("pool view --help") == 0 && strstr(out, "--auto") && strstr(out, "TOP,BOTTOM,LEFT,RIGHT"));
+    CHECK(run("pool view P") == 0 && !strcmp(out, "view full\n"));
+    CHECK(run("pool stats P") == 0 && strstr(out, "\nview full\n"));
+    CHECK(run("pool view P --set 0.5,0.6,0,1") == 2 && strstr(err, "at least 0.25"));
+    CHECK(run("pool view P --set x") == 2 && strstr(err, "TOP,BOTTOM,LEFT,RIGHT"));
+    CHECK(run("pool view P --auto --set full") == 2 && strstr(err, "exclude"));
+    CHECK(run("pool view P --auto --max-records 0") == 2);
+    CHECK(run("pool view nowhere --auto") == 1);
+    CHECK_MSG(run("recognize --model b.safetensors --pool P --json set/1.png") == 0, "%s", err);
+    {
+        char *whole = strdup(out);
+        CHECK_MSG(run("pool view P --set 0.2,0.9,0,1 --model b.safetensors") == 0, "%s", err);
+        CHECK_MSG(!strcmp(out, "view 0.2,0.9,0,1 (7 records re-embedded)\n"), "%s", out);
+        CHECK(run("pool view P") == 0 && !strcmp(out, "view 0.2,0.9,0,1\n"));
+        CHECK(run("pool stats P --json") == 0 && strstr(out, "\"view\": \"0.2,0.9,0,1\""));
+        CHECK_MSG(run("recognize --model b.safetensors --pool P --json set/1.png") == 0, "%s", err);
+        CHECK_MSG(whole && strstr(out, "\"similarity\": 1.0000") && strcmp(whole, out), "%s", out);
+        free(whole);
+    }
+    CHECK_MSG(run("pool view P --auto --max-records 4") == 0, "%s", err);
+    CHECK_MSG(lines(out) == 42 && !strncmp(out, "view\tright\tscored\taccuracy\t1-NED\nfull\t", 38) &&
+                  count(out, "\tchosen\n") == 1 && count(out, "\t4\t") == 40,
+              "%s", out);
+    CHECK(strstr(out, "\nview full (7 records re-embedded)\n") || strstr(out, "\nview 0"));
+    CHECK(run("pool view P --set full") == 0 && strstr(out, "view full"));
     /* a long line whose words match its gaps is also added as its pieces, each under its word
      * (the tiny charset has no space: the whole line is refused) */
     char ld[300];
