@@ -19,6 +19,7 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]] " \
     "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N]]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
+    "                       (each crop cut to the pool's view first: icstr pool view --help)\n"        \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
     "  --min-similarity S   with --pool: only records at least S similar to the crop (cosine of the\n"  \
     "                       pool keys; default -1: the N most similar, however far)\n"                 \

@@ -105,12 +105,17 @@ static const char *sub_usage(const char *sub) {
                "  --auto           read the pool's own records without prompts under each of 40\n"
                "                   candidate views (rows from 0, 0.1, 0.15, 0.2, 0.25 to 1, 0.9, 0.85,\n"
                "                   0.8; columns whole or 0.03..0.97), print how many each reads right\n"
-               "                   (standard protocol), and keep the best; the full view unless the\n"
-               "                   best reads at least 2 records and 3% of them more right than it\n"
+               "                   (standard protocol) and how many it gains and loses against the\n"
+               "                   whole crop, and keep the best of those that read clearly more:\n"
+               "                   gained - lost at least 2 and at least 2.5 sqrt(gained + lost)\n"
+               "                   (McNemar's test); else the whole crop\n"
                "  --max-records N  --auto reads at most N records, spread over the pool (default 500)\n"
                "  --set VIEW       use VIEW\n\n"
                "A new view re-embeds every record from its stored image (as reembed does: an\n"
-               "interrupted run leaves the pool as it was). Run --auto again after adding many crops.\n";
+               "interrupted run leaves the pool as it was). Run --auto again after adding many crops.\n"
+               "--auto is for a pool of a domain's crops: a pool of hard samples (crops the model\n"
+               "misread whole, `icstr eval --errors`) reads none of them right in full by its making,\n"
+               "so it would move to whatever view reads a few, for every crop; keep such a pool full.\n";
     return NULL;
 }
 
@@ -743,11 +748,12 @@ static int cmd_view(pool_args *a) {
             return runtime_error("view", rc);
         }
         int best = icstr_view_choose(sc, n);
-        printf("view\tright\tscored\taccuracy\t1-NED\n");
+        printf("view\tright\tscored\taccuracy\t1-NED\tgained\tlost\n");
         for (int i = 0; i < n; i++) {
             icstr_view_format(&sc[i].view, vs);
-            printf("%s\t%ld\t%ld\t%.4f\t%.4f%s\n", vs, sc[i].right, sc[i].n,
-                   sc[i].n ? (double)sc[i].right / (double)sc[i].n : 0.0, sc[i].one_minus_ned, i == best ? "\tchosen" : "");
+            printf("%s\t%ld\t%ld\t%.4f\t%.4f\t%ld\t%ld%s\n", vs, sc[i].right, sc[i].n,
+                   sc[i].n ? (double)sc[i].right / (double)sc[i].n : 0.0, sc[i].one_minus_ned, sc[i].gained, sc[i].lost,
+                   i == best ? "\tchosen" : "");
         }
         ret = set_view(a, mp, m, &cand[best]);
     }

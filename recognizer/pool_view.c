@@ -54,9 +54,11 @@ static void sample_free(sample *s) {
     free(s->labels);
 }
 
-/* reads images [0, n) of s under view v, scores into *out */
+/* reads the images of s under view v, scores into *out; right[i] = 1 where record i reads right;
+ * first (NULL for the first view) is the first view's, counted against */
 static int score_view(icstr_model *m, const sample *s, const icstr_view *v, int protocol, float *images,
-                      float *lat, char **texts, icstr_view_score *out) {
+                      float *lat, char **texts, unsigned char *right, const unsigned char *first,
+                      icstr_view_score *out) {
     const icstr_model_config *c = icstr_model_get_config(m);
     size_t img = (size_t)3 * c->img_h * c->img_w;
     icstr_decode_params dp = icstr_decode_default_params();
@@ -70,10 +72,16 @@ static int score_view(icstr_model *m, const sample *s, const icstr_view *v, int 
         for (int i = 0; !rc && i < k; i++) {
             int r = icstr_score_add(&sc, texts[i], s->labels[i0 + i]);
             if (r < 0) rc = r;
+            right[i0 + i] = r == ICSTR_SCORE_RIGHT;
         }
     }
     if (rc) return rc;
     double acc, one;
+    out->gained = out->lost = 0;
+    for (long i = 0; first && i < s->n; i++) {
+        out->gained += right[i] && !first[i];
+        out->lost += first[i] && !right[i];
+    }
     out->view = *v;
     icstr_score_result(&sc, &out->n, NULL, &acc, &one);
     out->right = sc.correct;
@@ -100,11 +108,15 @@ int icstr_pool_view_scores(icstr_pool *p, const icstr_view *views, int n, long m
     float *images = icstr_alloc((size_t)VIEW_BATCH * 3 * c->img_h * c->img_w, sizeof(float));
     float *lat = icstr_alloc((size_t)VIEW_BATCH * c->latents * c->dec_dim, sizeof(float));
     char *text_buf = malloc((size_t)VIEW_BATCH * ICSTR_TEXT_CAP), *texts[VIEW_BATCH];
-    if (!s.imgs || !s.labels || !images || !lat || !text_buf) rc = icstr_fail(ICSTR_ERR_NOMEM, "pool view");
+    unsigned char *first = calloc((size_t)s.cap, 1), *right = calloc((size_t)s.cap, 1);
+    if (!s.imgs || !s.labels || !images || !lat || !text_buf || !first || !right)
+        rc = icstr_fail(ICSTR_ERR_NOMEM, "pool view");
     for (int i = 0; i < VIEW_BATCH && text_buf; i++) texts[i] = text_buf + (size_t)i * ICSTR_TEXT_CAP;
     if (!rc) rc = icstr_pool_foreach(p, ICSTR_POOL_WANT_IMAGE, take, &s);
     for (int i = 0; !rc && i < n; i++) {
-        if ((rc = score_view(m, &s, &views[i], protocol, images, lat, texts, &out[i]))) break;
+        if ((rc = score_view(m, &s, &views[i], protocol, images, lat, texts, i ? right : first, i ? first : NULL,
+                             &out[i])))
+            break;
         char vs[ICSTR_VIEW_TEXT];
         icstr_view_format(&views[i], vs);
         ICSTR_INFO("pool view: %d of %d: %s reads %ld of %ld records right", i + 1, n, vs, out[i].right, out[i].n);
@@ -112,16 +124,25 @@ int icstr_pool_view_scores(icstr_pool *p, const icstr_view *views, int n, long m
     icstr_free(images);
     icstr_free(lat);
     free(text_buf);
+    free(first);
+    free(right);
     sample_free(&s);
     return rc;
 }
 
+/* whether view i reads clearly more right than the first */
+static int clearly_better(const icstr_view_score *s) {
+    long d = s->gained - s->lost;
+    return d >= ICSTR_VIEW_MIN_GAIN && (double)d >= ICSTR_VIEW_MIN_Z * sqrt((double)(s->gained + s->lost));
+}
+
 int icstr_view_choose(const icstr_view_score *s, int n) {
     int best = 0;
-    for (int i = 1; i < n; i++)
-        if (s[i].right > s[best].right || (s[i].right == s[best].right && s[i].one_minus_ned > s[best].one_minus_ned))
+    for (int i = 1; i < n; i++) {
+        if (!clearly_better(&s[i])) continue;
+        if (!best || s[i].right > s[best].right ||
+            (s[i].right == s[best].right && s[i].one_minus_ned > s[best].one_minus_ned))
             best = i;
-    double need = ceil(ICSTR_VIEW_MIN_GAIN_SHARE * (double)s[0].n);
-    if (need < ICSTR_VIEW_MIN_GAIN) need = ICSTR_VIEW_MIN_GAIN;
-    return (double)(s[best].right - s[0].right) >= need ? best : 0;
+    }
+    return best;
 }

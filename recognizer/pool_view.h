@@ -12,6 +12,7 @@ typedef struct {
     icstr_view view;
     long n;               /* records scored (the protocol skips some labels) */
     long right;           /* read right */
+    long gained, lost;    /* records it reads right and the first view wrong, and the other way */
     double one_minus_ned;
 } icstr_view_score;
 
@@ -23,18 +24,20 @@ int icstr_view_candidates(icstr_view *out, int cap);
 /* Reads up to max_records of the pool's records (evenly spread over them in id order; all
  * when max_records <= 0) plainly (no prompts, greedy, the model's decoder) under each of the n
  * views, and scores the readings against the records' labels by `protocol` (data/score.h)
- * into out[i]. The pool's handle needs a model. Logs its progress. Errors: ICSTR_ERR_ARG (no
+ * into out[i], each against the first view's (gained, lost). The pool's handle needs a model. Logs its progress. Errors: ICSTR_ERR_ARG (no
  * model, n < 1), ICSTR_ERR_NOTFOUND (an empty pool), the errors of icstr_pool_foreach, of
  * decoding a record's image (naming it), of the model. */
 int icstr_pool_view_scores(icstr_pool *p, const icstr_view *views, int n, long max_records, int protocol,
                            icstr_view_score *out);
 
-/* The view to keep: the index of the view that read the most records right (ties: the higher
- * 1 - NED, then the earlier), but 0 (the first: the full view) unless that view reads at least
- * ICSTR_VIEW_MIN_GAIN records and ICSTR_VIEW_MIN_GAIN_SHARE of the scored ones more right than it
- * (the best of 40 noisy scores beats the first by luck alone). */
+/* The view to keep: of the views that read clearly more records right than the first (the full
+ * view), the one that reads the most (ties: the higher 1 - NED, then the earlier); 0 when none
+ * does. Clearly: gained - lost is at least ICSTR_VIEW_MIN_GAIN and at least ICSTR_VIEW_MIN_Z
+ * times sqrt(gained + lost) (McNemar's test on the records the two views read differently: the
+ * best of 40 noisy scores beats the first by luck alone; a 25-line receipt pool moved to a band
+ * that read its lines 27 to 25 and the test lines 0.50 to 0.61). */
 #define ICSTR_VIEW_MIN_GAIN 2
-#define ICSTR_VIEW_MIN_GAIN_SHARE 0.03
+#define ICSTR_VIEW_MIN_Z 2.5
 int icstr_view_choose(const icstr_view_score *s, int n);
 
 #endif

@@ -274,7 +274,7 @@ int main(void) {
         free(whole);
     }
     CHECK_MSG(run("pool view P --auto --max-records 4") == 0, "%s", err);
-    CHECK_MSG(lines(out) == 42 && !strncmp(out, "view\tright\tscored\taccuracy\t1-NED\nfull\t", 38) &&
+    CHECK_MSG(lines(out) == 42 && !strncmp(out, "view\tright\tscored\taccuracy\t1-NED\tgained\tlost\nfull\t", 50) &&
                   count(out, "\tchosen\n") == 1 && count(out, "\t4\t") == 40,
               "%s", out);
     CHECK(strstr(out, "\nview full (7 records re-embedded)\n") || strstr(out, "\nview 0"));

@@ -354,6 +354,7 @@ static void test_view_scores(icstr_model *A) {
     CHECK_MSG(n >= 8, "only %d usable readings", n);
     CHECK(icstr_pool_add(p, items, n, NULL, NULL) == ICSTR_OK);
     CHECK(icstr_pool_view_scores(p, views, 3, (n + 1) / 2, ICSTR_SCORE_STANDARD, sc) == ICSTR_OK);
+    unsigned char right0[K];
     for (int v = 0; v < 3; v++) {
         /* by hand: records 1, 3, 5, ... (ids follow the add order) */
         icstr_score ref;
@@ -369,7 +370,15 @@ static void test_view_scores(icstr_model *A) {
         for (int j = 0; j < k; j++) gt[j] = got[j];
         CHECK(icstr_model_encode(A, &x[0][0], k, &lat[0][0], NULL) == ICSTR_OK);
         CHECK(icstr_model_decode(A, &lat[0][0], k, NULL, &dp, gt, ICSTR_TEXT_CAP, NULL) == ICSTR_OK);
-        for (int j = 0; j < k; j++) icstr_score_add(&ref, got[j], read[kept[2 * j]]);
+        long gained = 0, lost = 0;
+        for (int j = 0; j < k; j++) {
+            int r = icstr_score_add(&ref, got[j], read[kept[2 * j]]) == ICSTR_SCORE_RIGHT;
+            if (v == 0) right0[j] = (unsigned char)r;
+            gained += r && !right0[j];
+            lost += right0[j] && !r;
+        }
+        CHECK_MSG(sc[v].gained == gained && sc[v].lost == lost, "view %d: gained %ld lost %ld, by hand %ld %ld", v,
+                  sc[v].gained, sc[v].lost, gained, lost);
         double one;
         icstr_score_result(&ref, NULL, NULL, NULL, &one);
         CHECK_MSG(sc[v].n == ref.n && sc[v].right == ref.correct && sc[v].one_minus_ned == one,
@@ -378,8 +387,8 @@ static void test_view_scores(icstr_model *A) {
         CHECK(icstr_view_equal(&sc[v].view, &views[v]));
     }
     CHECK(sc[1].right == sc[1].n && sc[1].n == (n + 1) / 2);
-    CHECK_MSG(sc[0].right <= sc[1].n - 2, "the full view reads %ld of %ld", sc[0].right, sc[1].n);
-    CHECK(icstr_view_choose(sc, 3) == 1);
+    CHECK_MSG(sc[0].right <= sc[1].n - 3, "the full view reads %ld of %ld", sc[0].right, sc[1].n);
+    CHECK(sc[1].lost == 0 && sc[1].gained == sc[1].n - sc[0].right && sc[0].gained == 0 && sc[0].lost == 0);
     /* every record when max_records is 0 */
     CHECK(icstr_pool_view_scores(p, views, 1, 0, ICSTR_SCORE_STANDARD, sc) == ICSTR_OK && sc[0].n == n);
     icstr_pool_close(p);
@@ -390,25 +399,33 @@ static void test_view_scores(icstr_model *A) {
     for (int i = 0; i < K; i++) free(img[i]);
 }
 
+static void set_score(icstr_view_score *s, long right, long gained, long lost) {
+    s->n = 100, s->right = right, s->gained = gained, s->lost = lost, s->one_minus_ned = 0.5;
+}
+
 static void test_view_choose(void) {
     icstr_view_score s[4];
     memset(s, 0, sizeof s);
-    for (int i = 0; i < 4; i++) s[i].n = 100;
-    s[0].right = 50, s[1].right = 52, s[2].right = 51, s[3].right = 52;
-    CHECK(icstr_view_choose(s, 4) == 0); /* 2 more of 100: under 3% */
-    s[3].right = 53;
-    CHECK(icstr_view_choose(s, 4) == 3);
-    s[1].right = 53, s[1].one_minus_ned = 0.8, s[3].one_minus_ned = 0.9;
-    CHECK(icstr_view_choose(s, 4) == 3); /* a tie goes to the closer reading */
-    s[1].one_minus_ned = 0.9;
-    CHECK(icstr_view_choose(s, 4) == 1); /* then to the earlier */
-    for (int i = 0; i < 4; i++) s[i].n = 10;
-    s[0].right = 5, s[1].right = 6, s[2].right = 6, s[3].right = 6;
-    CHECK(icstr_view_choose(s, 4) == 0); /* one more is not enough */
-    s[2].right = 7;
+    set_score(&s[0], 50, 0, 0);
+    set_score(&s[1], 54, 4, 0);  /* 4 >= 2.5 * 2 fails */
+    set_score(&s[2], 55, 8, 3);  /* 5 >= 2.5 * sqrt(11) = 8.3 fails */
+    set_score(&s[3], 53, 3, 0);
+    CHECK(icstr_view_choose(s, 4) == 0);
+    set_score(&s[1], 57, 7, 0);  /* 7 >= 6.6: clearly better */
+    CHECK(icstr_view_choose(s, 4) == 1);
+    set_score(&s[2], 60, 10, 0);
     CHECK(icstr_view_choose(s, 4) == 2);
-    s[0].right = 9;
-    CHECK(icstr_view_choose(s, 4) == 0); /* the full view is best */
+    set_score(&s[3], 61, 20, 9); /* reads more, but 11 < 2.5 * sqrt(29) = 13.5 */
+    CHECK(icstr_view_choose(s, 4) == 2);
+    set_score(&s[3], 60, 10, 0);
+    s[3].one_minus_ned = 0.6;
+    CHECK(icstr_view_choose(s, 4) == 3); /* a tie goes to the closer reading */
+    s[2].one_minus_ned = 0.6;
+    CHECK(icstr_view_choose(s, 4) == 2); /* then to the earlier */
+    set_score(&s[1], 52, 2, 0);  /* gained - lost 2 would need sqrt(2) * 2.5 = 3.5 */
+    set_score(&s[2], 51, 1, 0);
+    set_score(&s[3], 51, 1, 0);
+    CHECK(icstr_view_choose(s, 4) == 0);
     CHECK(icstr_view_choose(s, 1) == 0);
 }
 
