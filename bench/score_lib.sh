@@ -20,7 +20,7 @@ make_view() {
   if [ "${view:-auto}" = auto ]; then
     "$ICSTR" pool view "$1" --auto --model "$model" > "$1.view.tsv" 2>>"${score_log:-/dev/null}"
   fi
-  "$ICSTR" pool view "$1" | sed 's/^view //; s/,/ /g'
+  "$ICSTR" pool view "$1" | sed -n 's/^view //p' | sed 's/,/ /g'
 }
 
 # split_domain DOMAIN: the pool candidates and the test of a domain (bench/incontext.sh says how).

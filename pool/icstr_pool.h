@@ -6,7 +6,8 @@
  *
  * Layout (format 1), named databases:
  *   "meta"    format, fingerprint, M, D, generation, next_id, created, model_path, and (once
- *             `icstr pool view` set one) view: "TOP,BOTTOM,LEFT,RIGHT" or "full"
+ *             `icstr pool view` set one) view: "TOP,BOTTOM,LEFT,RIGHT" or "full", and
+ *             view.alternates: such views apart by ';'
  *   "rec.G"   u64 id (big-endian, so LMDB's byte order is id order) -> record (below)
  *   "emb.G"   the same id -> the search entry: the embedding alone (D f32 LE), then (written since
  *             record version 2) u32 CRC-32C of those 4D bytes; search loads only these. Entries of
@@ -263,6 +264,16 @@ icstr_model *icstr_pool_model(const icstr_pool *p);
 /* The view the pool's records were read with, as of opening (icstr_view_full() for a pool
  * that never set one): readers cut their queries to it (icstr_image_view_to_input). */
 icstr_view icstr_pool_view(const icstr_pool *p);
+/* Other views a reading may also read each crop under and vote over (`--views`), best first, as
+ * `icstr pool view --auto` ranked them on the pool's records; a reembed that changes the pool's
+ * view drops them. icstr_pool_alternates copies up to cap of them (as of opening, or as set
+ * through this handle) and returns how many there are. icstr_pool_set_alternates stores n (at
+ * most ICSTR_POOL_ALTERNATES_MAX; 0 drops them) in one write transaction. Errors: ICSTR_ERR_ARG
+ * (a read-only handle, too many, a view failing icstr_view_check), ICSTR_ERR_MISMATCH (re-embedded
+ * since open), ICSTR_ERR_DB. */
+#define ICSTR_POOL_ALTERNATES_MAX 8
+int icstr_pool_alternates(const icstr_pool *p, icstr_view *out, int cap);
+int icstr_pool_set_alternates(icstr_pool *p, const icstr_view *views, int n);
 
 /* ---- re-embedding ---- */
 

@@ -75,21 +75,6 @@ int pool_meta_put_str(MDB_txn *txn, MDB_dbi meta, const char *key, const char *s
     return mrc ? icstr_fail(ICSTR_ERR_DB, "pool metadata '%s': %s", key, mdb_strerror(mrc)) : ICSTR_OK;
 }
 
-int pool_meta_get_view(MDB_txn *txn, MDB_dbi meta, const char *key, icstr_view *v) {
-    char s[ICSTR_VIEW_TEXT];
-    int rc = pool_meta_get_str(txn, meta, key, s, sizeof s);
-    if (rc == ICSTR_ERR_NOTFOUND) return ICSTR_OK;
-    if (rc) return rc;
-    if (icstr_view_parse(s, v)) return icstr_fail(ICSTR_ERR_FORMAT, "pool metadata: '%s' is not a view ('%s')", key, s);
-    return ICSTR_OK;
-}
-
-int pool_meta_put_view(MDB_txn *txn, MDB_dbi meta, const char *key, const icstr_view *v) {
-    char s[ICSTR_VIEW_TEXT];
-    icstr_view_format(v, s);
-    return pool_meta_put_str(txn, meta, key, s);
-}
-
 /* ---- transactions ---- */
 
 int pool_txn_begin(icstr_pool *p, int rdonly, MDB_txn **txn) {
@@ -396,7 +381,7 @@ int pool_open_env(const char *path, int rdonly, icstr_pool **out) {
         rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: bad metadata (generation %llu, M %llu, D %llu)", path,
                         (unsigned long long)gen, (unsigned long long)M, (unsigned long long)D);
     p->view = icstr_view_full();
-    if (!rc) rc = pool_meta_get_view(txn, p->meta, "view", &p->view);
+    if (!rc) rc = pool_load_views(p, txn);
     if (!rc) {
         p->gen = (unsigned)gen;
         p->M = (int)M;
@@ -449,8 +434,6 @@ int icstr_pool_open(const char *path, icstr_model *m, int flags, icstr_pool **ou
     *out = p;
     return ICSTR_OK;
 }
-
-icstr_view icstr_pool_view(const icstr_pool *p) { return p ? p->view : icstr_view_full(); }
 
 int icstr_pool_get_info(icstr_pool *p, icstr_pool_info *out) {
     if (!p || !out) return icstr_fail(ICSTR_ERR_ARG, "pool info: NULL argument");

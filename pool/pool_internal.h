@@ -43,6 +43,8 @@ struct icstr_pool {
     int M, D;
     char fingerprint[65];
     icstr_view view;          /* the view records and queries are read with (meta "view", absent: full) */
+    icstr_view alternates[ICSTR_POOL_ALTERNATES_MAX]; /* meta "view.alternates" */
+    int n_alternates;
     /* the search matrix (pool_search.c) */
     int loaded;
     long n;                   /* rows */
@@ -161,6 +163,8 @@ int pool_meta_put_str(MDB_txn *txn, MDB_dbi meta, const char *key, const char *s
  * writing (the full view is written as "full"). */
 int pool_meta_get_view(MDB_txn *txn, MDB_dbi meta, const char *key, icstr_view *v);
 int pool_meta_put_view(MDB_txn *txn, MDB_dbi meta, const char *key, const icstr_view *v);
+/* Loads p->view and p->alternates from the metadata (pool_views.c). */
+int pool_load_views(icstr_pool *p, MDB_txn *txn);
 /* the rec/emb database names of a generation */
 void pool_gen_names(unsigned gen, char rec[32], char emb[32]);
 /* Opens the handle's env without the model check (reembed uses it). */

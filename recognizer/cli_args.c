@@ -99,6 +99,10 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         long v;
         if (icstr_cli_long(cmd, a, argv[++*i], 1, 6, &v)) return 2;
         *(a[5] == 'o' ? &r->lm_params.order : &r->lm_params.class_order) = (int)v;
+    } else if (!strcmp(a, "--views") && more) {
+        long v;
+        if (icstr_cli_long(cmd, a, argv[++*i], 1, 1 + ICSTR_POOL_ALTERNATES_MAX, &v)) return 2;
+        r->views = (int)v;
     } else if (!strcmp(a, "--min-similarity") && more) {
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], -1.0, 1.0, &v)) return 2;

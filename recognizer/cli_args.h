@@ -17,7 +17,7 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
     "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]] " \
     "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]] " \
-    "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N]]"
+    "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N]] [--views V]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "                       (each crop cut to the pool's view first: icstr pool view --help)\n"        \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
@@ -67,14 +67,19 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       domain's formats (three letters then digits, \"12.00\" not \"12.0C\").\n" \
     "                       A pool of fewer than 50 labels gets that share of the weight (a\n"    \
     "                       model of 10 labels is too sure). Greedy only; the confidence stays\n" \
-    "                       the model's\n"
+    "                       the model's\n"                                                          \
+    "  --views V            with --pool: read each crop under the pool's view and under its first\n" \
+    "                       V - 1 alternate views too (icstr pool view --auto ranks them on the\n"  \
+    "                       pool's records; at most 9), the same reading each time, and keep the\n" \
+    "                       text most of them read (the same but for spaces; ties: the surer);\n"  \
+    "                       V times the work. Default 1\n"
 /* What a command says when those options come without --pool (after "icstr CMD: "). */
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
     "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
     "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records, --lm, --no-lm, "    \
-    "--lm-weight, --lm-order, --lm-class-order) need --pool\n"
+    "--lm-weight, --lm-order, --lm-class-order, --views) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

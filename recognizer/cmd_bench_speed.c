@@ -128,11 +128,10 @@ static int load_crops(const char *data, long n, icstr_image **out, long *got) {
 }
 
 /* Puts crops [s, s + n) of imgs straight into the batch's model inputs, as decoded crops (cut to
- * the batch's view: the pool's). */
+ * the pool's view and its alternates, as icstr_crop_batch_read does). */
 static int fill_batch(icstr_crop_batch *cb, const icstr_image *imgs, long s, int n) {
-    size_t img = (size_t)3 * cb->H * cb->W;
     for (int i = 0; i < n; i++) {
-        int rc = icstr_image_view_to_input(&imgs[s + i], &cb->view, cb->H, cb->W, cb->images + (size_t)i * img);
+        int rc = icstr_crop_batch_put(cb, &imgs[s + i], i);
         if (rc) return rc;
     }
     cb->n_ok = n;

@@ -110,7 +110,9 @@ static const char *sub_usage(const char *sub) {
                "                   gained - lost at least 2 and at least 2.5 sqrt(gained + lost)\n"
                "                   (McNemar's test); else the whole crop\n"
                "  --max-records N  --auto reads at most N records, spread over the pool (default 500)\n"
-               "  --set VIEW       use VIEW\n\n"
+               "                   The next 8 views by that count become the pool's alternates\n"
+               "                   (printed last), for readings that vote over views (--views)\n"
+               "  --set VIEW       use VIEW (a new view drops the alternates)\n\n"
                "A new view re-embeds every record from its stored image (as reembed does: an\n"
                "interrupted run leaves the pool as it was). Run --auto again after adding many crops.\n"
                "--auto is for a pool of a domain's crops: a pool of hard samples (crops the model\n"
@@ -711,6 +713,42 @@ static int set_view(pool_args *a, const char *model_path, icstr_model *m, const 
     return 0;
 }
 
+/* "alternates V1 V2 ..." (nothing when there are none) */
+static void print_alternates(const icstr_view *alt, int k) {
+    for (int i = 0; i < k; i++) {
+        char vs[ICSTR_VIEW_TEXT];
+        icstr_view_format(&alt[i], vs);
+        printf("%s%s", i ? " " : "alternates ", vs);
+    }
+    if (k) printf("\n");
+}
+
+/* the best views but the chosen one (most right, then 1 - NED, then the earlier) */
+static int set_alternates(pool_args *a, icstr_model *m, const icstr_view_score *sc, int n, int chosen) {
+    icstr_view alt[ICSTR_POOL_ALTERNATES_MAX];
+    unsigned char taken[ICSTR_VIEW_CANDIDATES] = {0};
+    int k = 0;
+    taken[chosen] = 1;
+    for (; k < ICSTR_POOL_ALTERNATES_MAX && k < n - 1; k++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!taken[i] && (best < 0 || sc[i].right > sc[best].right ||
+                              (sc[i].right == sc[best].right && sc[i].one_minus_ned > sc[best].one_minus_ned)))
+                best = i;
+        taken[best] = 1;
+        alt[k] = sc[best].view;
+    }
+    icstr_pool *p;
+    int rc = icstr_pool_open(a->pool, m, 0, &p);
+    if (!rc) {
+        rc = icstr_pool_set_alternates(p, alt, k);
+        icstr_pool_close(p);
+    }
+    if (rc) return runtime_error("view", rc);
+    print_alternates(alt, k);
+    return 0;
+}
+
 static int cmd_view(pool_args *a) {
     if (a->view_auto && a->view_set) return usage_error("view", "%s", "--auto and --set exclude each other");
     char vs[ICSTR_VIEW_TEXT], hint[PATH_MAX];
@@ -718,10 +756,12 @@ static int cmd_view(pool_args *a) {
         icstr_pool *p;
         int rc = icstr_pool_open(a->pool, NULL, ICSTR_POOL_RDONLY, &p);
         if (rc) return runtime_error("view", rc);
-        icstr_view v = icstr_pool_view(p);
+        icstr_view v = icstr_pool_view(p), alt[ICSTR_POOL_ALTERNATES_MAX];
+        int k = icstr_pool_alternates(p, alt, ICSTR_POOL_ALTERNATES_MAX);
         icstr_pool_close(p);
         icstr_view_format(&v, vs);
         printf("view %s\n", vs);
+        print_alternates(alt, k);
         return 0;
     }
     icstr_view v;
@@ -756,6 +796,7 @@ static int cmd_view(pool_args *a) {
                    i == best ? "\tchosen" : "");
         }
         ret = set_view(a, mp, m, &cand[best]);
+        if (!ret) ret = set_alternates(a, m, sc, n, best);
     }
     icstr_model_free(m);
     return ret;

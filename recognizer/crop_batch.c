@@ -1,6 +1,7 @@
 /* Reading, decoding and recognizing crops in batches (the model is fastest on many at once). */
 #include "crop_batch.h"
 #include "icstr_data.h"
+#include "pool_view.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -138,9 +139,16 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     return ICSTR_OK;
 }
 
+int icstr_crop_batch_put(icstr_crop_batch *b, const icstr_image *im, int slot) {
+    size_t img = (size_t)3 * b->H * b->W;
+    int rc = icstr_image_view_to_input(im, &b->view, b->H, b->W, b->images + (size_t)slot * img);
+    for (int v = 0; v < b->n_alt && !rc; v++)
+        rc = icstr_image_view_to_input(im, &b->alt[v], b->H, b->W, b->alt_images + ((size_t)v * b->cap + slot) * img);
+    return rc;
+}
+
 int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
     clear_items(b);
-    size_t img = (size_t)3 * b->H * b->W;
     /* a crop may need up to ICSTR_LINE_MAX_PIECES piece slots: stop before they could run out */
     while (b->n < b->cap && (!b->pieces || b->n_pieces + ICSTR_LINE_MAX_PIECES <= b->piece_cap)) {
         icstr_input_item item;
@@ -164,15 +172,13 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         icstr_image im;
         rc = icstr_image_load_memory(item.bytes, item.len, item.name, &im);
         if (!rc && (rc = icstr_image_check_crop(&im, item.name))) icstr_image_free(&im);
-        if (!rc && !icstr_view_is_full(&b->view)) {
-            icstr_image part;
-            rc = icstr_image_view(&im, &b->view, &part);
-            icstr_image_free(&im);
-            im = part;
-        }
         if (!rc) {
-            rc = icstr_image_to_input(&im, b->H, b->W, b->images + (size_t)b->n_ok * img);
-            if (!rc && b->pieces) rc = cut_pieces(b, &im, b->n_ok);
+            rc = icstr_crop_batch_put(b, &im, b->n_ok);
+            if (!rc && b->pieces) {
+                icstr_image part; /* the pieces of the crop as the pool's view shows it */
+                if (!(rc = icstr_image_view(&im, &b->view, &part))) rc = cut_pieces(b, &part, b->n_ok);
+                icstr_image_free(&part);
+            }
             icstr_image_free(&im);
         }
         if (rc == ICSTR_ERR_NOMEM) return rc;
@@ -188,12 +194,41 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 icstr_pool_reading icstr_pool_reading_default(void) {
     icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params(), 0,
                            icstr_knn_default_params(), 0, icstr_glyph_default_params(), 0,
-                           icstr_char_lm_default_params(), 0.2f};
+                           icstr_char_lm_default_params(), 0.2f, 1};
     return r;
+}
+
+static void free_alternates(icstr_crop_batch *b) {
+    if (b->alt_texts)
+        for (int i = 0; i < b->n_alt * b->cap; i++) free(b->alt_texts[i]);
+    free(b->alt_texts);
+    icstr_free(b->alt_images);
+    free(b->alt_confidence);
+    b->alt_texts = NULL;
+    b->alt_images = b->alt_confidence = NULL;
+    b->n_alt = 0;
+}
+
+/* reading.views > 1: the pool's alternate views and their buffers */
+static int alloc_alternates(icstr_crop_batch *b, const icstr_pool *pool, int views) {
+    int n = icstr_pool_alternates(pool, b->alt, views - 1 < ICSTR_POOL_ALTERNATES_MAX ? views - 1 : ICSTR_POOL_ALTERNATES_MAX);
+    if (n > views - 1) n = views - 1;
+    if (n <= 0) return ICSTR_OK;
+    size_t slots = (size_t)n * b->cap;
+    b->alt_images = icstr_alloc(slots * 3 * b->H * b->W, sizeof(float));
+    b->alt_texts = calloc(slots, sizeof(char *));
+    b->alt_confidence = calloc(slots, sizeof(float));
+    b->n_alt = n;
+    int ok = b->alt_images && b->alt_texts && b->alt_confidence;
+    for (size_t i = 0; ok && i < slots; i++) ok = (b->alt_texts[i] = malloc(ICSTR_TEXT_CAP)) != NULL;
+    if (ok) return ICSTR_OK;
+    free_alternates(b);
+    return icstr_fail(ICSTR_ERR_NOMEM, "crop batch: %d alternate views", n);
 }
 
 static void free_pool_buffers(icstr_crop_batch *b) {
     b->view = icstr_view_full();
+    free_alternates(b);
     icstr_pool_lexicon_free(&b->lexicon);
     icstr_pool_knn_free(&b->knn);
     icstr_char_lm_free(b->lm);
@@ -276,7 +311,8 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         long labels = icstr_char_lm_labels(b->lm);
         b->lm_weight = r->lm_weight * (labels < ICSTR_LM_FULL_LABELS ? (float)labels / ICSTR_LM_FULL_LABELS : 1.0f);
     }
-    if (r->glyphs && (rc = icstr_glyph_store_load(pool, &b->glyphs))) {
+    if ((r->glyphs && (rc = icstr_glyph_store_load(pool, &b->glyphs))) ||
+        (r->views > 1 && (rc = alloc_alternates(b, pool, r->views)))) {
         free_pool_buffers(b);
         return rc;
     }
@@ -461,8 +497,8 @@ int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     return b->in_first[k] + (used && reads_whole(b, k));
 }
 
-int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
-    if (!b->n_ok) return ICSTR_OK;
+/* The reading under the pool's view (the whole crops and the pieces of the long ones). */
+static int recognize_view(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
     if (!b->n_pieces) return read_inputs(b, m, p, b->images, b->n_ok, b->texts, b->confidence);
     /* some crop was split: the model reads every crop whole (but those too wide for it) and, after
      * a split one, its pieces */
@@ -507,4 +543,34 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
         }
     }
     return rc;
+}
+
+int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
+    if (!b->n_ok) return ICSTR_OK;
+    /* the alternate views first, so the pool's own view's reading leaves its prompts, plain
+     * choices and trust behind for the caller (icstr_crop_batch_trusted, --json) */
+    size_t img = (size_t)3 * b->H * b->W;
+    int rc = ICSTR_OK;
+    for (int v = 0; v < b->n_alt && !rc; v++)
+        rc = read_inputs(b, m, p, b->alt_images + (size_t)v * b->cap * img, b->n_ok, b->alt_texts + (size_t)v * b->cap,
+                         b->alt_confidence + (size_t)v * b->cap);
+    if (!rc) rc = recognize_view(b, m, p);
+    if (rc || !b->n_alt) return rc;
+    char *texts[1 + ICSTR_POOL_ALTERNATES_MAX];
+    float conf[1 + ICSTR_POOL_ALTERNATES_MAX];
+    for (int k = 0; k < b->n_ok; k++) {
+        if (icstr_crop_batch_trusted(b, k)) continue; /* the pool holds the crop itself */
+        texts[0] = b->texts[k];
+        conf[0] = b->confidence[k];
+        for (int v = 0; v < b->n_alt; v++) {
+            texts[1 + v] = b->alt_texts[(size_t)v * b->cap + k];
+            conf[1 + v] = b->alt_confidence[(size_t)v * b->cap + k];
+        }
+        int w = icstr_view_vote(texts, conf, 1 + b->n_alt);
+        if (w) {
+            memcpy(b->texts[k], texts[w], ICSTR_TEXT_CAP);
+            b->confidence[k] = conf[w];
+        }
+    }
+    return ICSTR_OK;
 }

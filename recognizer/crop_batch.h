@@ -44,6 +44,10 @@ typedef struct {
     float lm_weight;         /* its weight (default 0.2, chosen on the domains' pool sides), for
                                 a pool of ICSTR_LM_FULL_LABELS labels or more; a smaller pool's
                                 model gets that share of it (10 labels: a fifth) */
+    int views;               /* 1 (default): each crop is read under the pool's view; V > 1: also
+                                under the pool's first V - 1 alternate views (icstr_pool_alternates,
+                                as many as it has), the same reading each time, and the readings
+                                vote (icstr_view_vote); V times the work */
 } icstr_pool_reading;
 icstr_pool_reading icstr_pool_reading_default(void);
 
@@ -73,6 +77,11 @@ typedef struct {
     icstr_pool_reading reading;
     icstr_view view;         /* the pool's view (icstr_pool_view): crops read from then on are
                                 cut to it before they are resized (full without a pool) */
+    int n_alt;               /* reading.views: the alternate views each crop is also read under */
+    icstr_view alt[ICSTR_POOL_ALTERNATES_MAX];
+    float *alt_images;       /* (n_alt, cap, 3, H, W) the crops under each of them */
+    char **alt_texts;        /* (n_alt * cap) their readings */
+    float *alt_confidence;   /* (n_alt * cap) */
     icstr_pool_lexicon lexicon;  /* reading.lexicon: the pool's labels (n 0 otherwise) */
     icstr_pool_knn knn;          /* reading.knn: the pool's decoder states (knn.n 0 otherwise) */
     icstr_glyph_store glyphs;    /* reading.glyphs: the pool's glyph frames (glyphs.n 0 otherwise) */
@@ -130,6 +139,10 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in);
  * decoded with its `shots` most similar pool records as context (and, with compare_plain, also
  * without them: the more confident reading stays). */
 int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p);
+/* Puts decoded crop im into slot (< cap) of the model inputs as icstr_crop_batch_read does (cut
+ * to the pool's view, and under each alternate view), without the long-line pieces: for callers
+ * that decode crops themselves (bench speed). Errors: those of icstr_image_view_to_input. */
+int icstr_crop_batch_put(icstr_crop_batch *b, const icstr_image *im, int slot);
 /* Keep each crop's encoded bytes in bytes/lens from the next read on. Errors: ICSTR_ERR_NOMEM. */
 int icstr_crop_batch_keep_bytes(icstr_crop_batch *b);
 /* Decode with prompts from pool from now on (pool opened with the same model; NULL = stop), as

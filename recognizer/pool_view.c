@@ -146,3 +146,25 @@ int icstr_view_choose(const icstr_view_score *s, int n) {
     }
     return best;
 }
+
+int icstr_view_vote(char *const *texts, const float *confidence, int n) {
+    int best = 0, best_votes = 0;
+    double best_sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        int votes = 0, first = i;
+        double sum = 0.0;
+        for (int j = 0; j < n; j++) {
+            if (!icstr_text_same_but_spaces(texts[i], texts[j])) continue;
+            if (j < first) first = j;
+            votes++;
+            sum += confidence[j];
+        }
+        if (first != i) continue; /* each side counted once, from its first reading */
+        if (votes > best_votes || (votes == best_votes && sum > best_sum)) best = i, best_votes = votes, best_sum = sum;
+    }
+    if (best == 0) return 0;
+    int keep = best;
+    for (int j = best + 1; j < n; j++)
+        if (icstr_text_same_but_spaces(texts[best], texts[j]) && confidence[j] > confidence[keep]) keep = j;
+    return keep;
+}

@@ -40,4 +40,10 @@ int icstr_pool_view_scores(icstr_pool *p, const icstr_view *views, int n, long m
 #define ICSTR_VIEW_MIN_Z 2.5
 int icstr_view_choose(const icstr_view_score *s, int n);
 
+/* The vote over n readings of one crop (texts[0] the reading under the pool's own view, the others
+ * under its alternates, --views): readings that are the same text but for spaces stand together;
+ * the most readings win (ties: the higher summed confidence, then reading 0's side). Returns
+ * the reading to keep: 0 when reading 0 is on the winning side, else the surest reading of it. */
+int icstr_view_vote(char *const *texts, const float *confidence, int n);
+
 #endif

@@ -274,10 +274,21 @@ int main(void) {
         free(whole);
     }
     CHECK_MSG(run("pool view P --auto --max-records 4") == 0, "%s", err);
-    CHECK_MSG(lines(out) == 42 && !strncmp(out, "view\tright\tscored\taccuracy\t1-NED\tgained\tlost\nfull\t", 50) &&
+    CHECK_MSG(lines(out) == 43 && !strncmp(out, "view\tright\tscored\taccuracy\t1-NED\tgained\tlost\nfull\t", 50) &&
                   count(out, "\tchosen\n") == 1 && count(out, "\t4\t") == 40,
               "%s", out);
     CHECK(strstr(out, "\nview full (7 records re-embedded)\n") || strstr(out, "\nview 0"));
+    CHECK_MSG(count(out, "\nalternates ") == 1 && count(out, ",") == 3 * 39 + 3 * 8, "%s", out);
+    {
+        /* `pool view P` lists them after the view: the table's best 8 but the chosen one */
+        char *alts = strstr(out, "\nalternates ") ? strdup(strstr(out, "\nalternates ") + 1) : NULL;
+        CHECK(run("pool view P") == 0 && lines(out) == 2 && alts && strstr(out, alts));
+        CHECK_MSG(alts && count(alts, " ") == 8, "%s", alts ? alts : "(none)");
+        free(alts);
+    }
+    CHECK_MSG(run("recognize --model b.safetensors --pool P --views 3 set") == 0 && lines(out) == 8, "%s", err);
+    CHECK(run("recognize --model b.safetensors --pool P --views 11 set") == 2 && strstr(err, "[1, 9]"));
+    CHECK(run("recognize --model b.safetensors --views 2 set") == 2 && strstr(err, "need --pool"));
     CHECK(run("pool view P --set full") == 0 && strstr(out, "view full"));
     /* a long line whose words match its gaps is also added as its pieces, each under its word
      * (the tiny charset has no space: the whole line is refused) */

@@ -1,7 +1,8 @@
 /* Views (image.h icstr_view, pool_view.h): parsing and writing one, the rectangle it cuts
  * against a pixel-by-pixel reference, a pool re-embedded under a view (records, later adds,
- * an interrupted run resumed only for the same view), crops read with that pool cut the same
- * way, the scores of `icstr pool view --auto` against a reading done by hand, and the choice. */
+ * an interrupted run resumed only for the same view), its alternate views, crops read with that
+ * pool cut the same way (and under the alternates, voted), the scores of `icstr pool view
+ * --auto` against a reading done by hand, the choice, and the vote. */
 #include "check.h"
 #include "crop_batch.h"
 #include "icstr_data.h"
@@ -314,6 +315,134 @@ static void test_crop_batch_view(icstr_model *A) {
     icstr_pool_close(p);
 }
 
+/* the pool's alternate views: stored, read back on opening, dropped when the view changes */
+static void test_alternates(icstr_model *A) {
+    char path[300];
+    icstr_pool *p = new_pool(A, "alt", path, sizeof path);
+    icstr_pool_item item = {png[1], png_len[1], labels[1], NULL};
+    CHECK(icstr_pool_add(p, &item, 1, NULL, NULL) == ICSTR_OK);
+    icstr_view got[ICSTR_POOL_ALTERNATES_MAX + 1];
+    CHECK(icstr_pool_alternates(p, got, ICSTR_POOL_ALTERNATES_MAX) == 0);
+    icstr_view c[ICSTR_VIEW_CANDIDATES];
+    icstr_view_candidates(c, ICSTR_VIEW_CANDIDATES);
+    CHECK(icstr_pool_set_alternates(p, c + 3, ICSTR_POOL_ALTERNATES_MAX + 1) == ICSTR_ERR_ARG);
+    icstr_view bad = {0.5f, 0.6f, 0.0f, 1.0f};
+    CHECK(icstr_pool_set_alternates(p, &bad, 1) == ICSTR_ERR_ARG);
+    CHECK(icstr_pool_set_alternates(p, c + 3, ICSTR_POOL_ALTERNATES_MAX) == ICSTR_OK);
+    CHECK(icstr_pool_alternates(p, got, 2) == ICSTR_POOL_ALTERNATES_MAX);
+    CHECK(icstr_view_equal(&got[0], &c[3]) && icstr_view_equal(&got[1], &c[4]));
+    icstr_pool_close(p);
+    CHECK(icstr_pool_open(path, NULL, ICSTR_POOL_RDONLY, &p) == ICSTR_OK);
+    CHECK(icstr_pool_alternates(p, got, ICSTR_POOL_ALTERNATES_MAX) == ICSTR_POOL_ALTERNATES_MAX);
+    int same = 1;
+    for (int i = 0; i < ICSTR_POOL_ALTERNATES_MAX; i++) same &= icstr_view_equal(&got[i], &c[3 + i]);
+    CHECK(same);
+    CHECK(icstr_pool_set_alternates(p, c, 1) == ICSTR_ERR_ARG); /* read-only */
+    icstr_pool_close(p);
+    long n;
+    /* another model, the same view: kept; another view: dropped */
+    icstr_model *B = tiny_pool_model(2);
+    CHECK(icstr_pool_reembed(path, B, "b.st", NULL, 0, &n) == ICSTR_OK);
+    CHECK(icstr_pool_open(path, NULL, ICSTR_POOL_RDONLY, &p) == ICSTR_OK);
+    CHECK(icstr_pool_alternates(p, got, 1) == ICSTR_POOL_ALTERNATES_MAX);
+    icstr_pool_close(p);
+    CHECK(icstr_pool_reembed(path, B, "b.st", &c[5], 0, &n) == ICSTR_OK);
+    CHECK(icstr_pool_open(path, B, 0, &p) == ICSTR_OK);
+    CHECK(icstr_pool_alternates(p, got, 1) == 0);
+    CHECK(icstr_pool_set_alternates(p, c, 2) == ICSTR_OK && icstr_pool_set_alternates(p, NULL, 0) == ICSTR_OK);
+    icstr_pool_close(p);
+    CHECK(icstr_pool_open(path, NULL, ICSTR_POOL_RDONLY, &p) == ICSTR_OK);
+    CHECK(icstr_pool_alternates(p, got, 1) == 0);
+    icstr_pool_close(p);
+    icstr_model_free(B);
+}
+
+static void test_view_vote(void) {
+    char a[4][16] = {"ab 12", "ab12", "xy", "ab 1 2"}, *t[4] = {a[0], a[1], a[2], a[3]};
+    float c[4] = {0.1f, 0.5f, 0.9f, 0.6f};
+    CHECK(icstr_view_vote(t, c, 4) == 0);     /* three read "ab12" but for spaces, the first among them */
+    char *t2[3] = {a[2], a[1], a[3]};
+    float c2[3] = {0.9f, 0.5f, 0.6f};
+    CHECK(icstr_view_vote(t2, c2, 3) == 2); /* "xy" alone against two: the side of "ab12", its surer */
+    CHECK(icstr_view_vote(t + 1, c + 1, 2) == 1); /* one each: the higher confidence */
+    float even[2] = {0.5f, 0.5f};
+    CHECK(icstr_view_vote(t + 1, even, 2) == 0); /* a full tie: the pool's own view */
+    CHECK(icstr_view_vote(t, c, 1) == 0);
+    char b[3][8] = {"q", "r", "r"}, *u[3] = {b[0], b[1], b[2]};
+    float d[3] = {0.99f, 0.2f, 0.1f};
+    CHECK(icstr_view_vote(u, d, 3) == 1); /* two low votes beat one sure one */
+}
+
+/* a crop batch reading under the pool's view and its alternates: the inputs are the crop under
+ * each, and each crop's text is the vote over the pool view's reading (as a batch without
+ * alternates reads it) and the alternates' */
+static void test_crop_batch_alternates(icstr_model *A) {
+    char path[300];
+    icstr_pool *p = new_pool(A, "votes", path, sizeof path);
+    icstr_pool_item items[6];
+    for (int i = 0; i < 6; i++) items[i] = (icstr_pool_item){png[i], png_len[i], labels[i], NULL};
+    CHECK(icstr_pool_add(p, items, 6, NULL, NULL) == ICSTR_OK);
+    /* the same band twice: where it reads otherwise than the whole crop, it outvotes it */
+    icstr_view alt[2] = {{0.25f, 0.75f, 0.0f, 1.0f}, {0.25f, 0.75f, 0.0f, 1.0f}};
+    CHECK(icstr_pool_set_alternates(p, alt, 2) == ICSTR_OK);
+    icstr_pool_close(p);
+    CHECK(icstr_pool_open(path, A, ICSTR_POOL_RDONLY, &p) == ICSTR_OK);
+    icstr_decode_params dp = icstr_decode_default_params();
+    icstr_crop_batch one, three;
+    CHECK(icstr_crop_batch_init(&one, 8, 8, 32) == ICSTR_OK && icstr_crop_batch_init(&three, 8, 8, 32) == ICSTR_OK);
+    icstr_pool_reading rd = icstr_pool_reading_default();
+    rd.shots = 0; /* this random model reads every crop alike with prompts; without, views differ */
+    CHECK(icstr_crop_batch_set_pool(&one, p, &rd) == ICSTR_OK && one.n_alt == 0);
+    rd.views = 9; /* more than the pool has: its two */
+    CHECK(icstr_crop_batch_set_pool(&three, p, &rd) == ICSTR_OK && three.n_alt == 2);
+    /* queries: crops the model reads otherwise under the band than whole (plain readings) */
+    int q = 0;
+    icstr_image query[8];
+    for (int i = 0; i < 200 && q < 8; i++) {
+        char w[8];
+        size_t len;
+        snprintf(w, sizeof w, "q%c%d", 'a' + i % 26, i % 7);
+        unsigned char *b = draw_crop(w, 700 + i, &len);
+        CHECK(icstr_image_load_memory(b, len, NULL, &query[q]) == ICSTR_OK);
+        free(b);
+        float x[2][3 * 8 * 32], lat[2][4 * 16];
+        char r[2][ICSTR_TEXT_CAP], *rt[2] = {r[0], r[1]};
+        icstr_view full = icstr_view_full();
+        CHECK(icstr_image_view_to_input(&query[q], &full, 8, 32, x[0]) == ICSTR_OK);
+        CHECK(icstr_image_view_to_input(&query[q], &alt[0], 8, 32, x[1]) == ICSTR_OK);
+        CHECK(icstr_model_encode(A, &x[0][0], 2, &lat[0][0], NULL) == ICSTR_OK);
+        CHECK(icstr_model_decode(A, &lat[0][0], 2, NULL, &dp, rt, ICSTR_TEXT_CAP, NULL) == ICSTR_OK);
+        if (strcmp(r[0], r[1])) q++;
+        else icstr_image_free(&query[q]);
+    }
+    CHECK_MSG(q >= 2, "only %d crops read otherwise under the band", q);
+    for (int i = 0; i < q; i++) {
+        CHECK(icstr_crop_batch_put(&one, &query[i], i) == ICSTR_OK && icstr_crop_batch_put(&three, &query[i], i) == ICSTR_OK);
+        float want[3 * 8 * 32];
+        for (int v = 0; v < 2; v++) {
+            CHECK(icstr_image_view_to_input(&query[i], &alt[v], 8, 32, want) == ICSTR_OK);
+            CHECK(!memcmp(three.alt_images + ((size_t)v * three.cap + i) * 3 * 8 * 32, want, sizeof want));
+        }
+        icstr_image_free(&query[i]);
+    }
+    CHECK(!memcmp(one.images, three.images, (size_t)q * 3 * 8 * 32 * sizeof(float)));
+    one.n_ok = three.n_ok = q;
+    CHECK(icstr_crop_batch_recognize(&one, A, &dp) == ICSTR_OK && icstr_crop_batch_recognize(&three, A, &dp) == ICSTR_OK);
+    int changed = 0;
+    for (int k = 0; k < q; k++) {
+        char *t[3] = {one.texts[k], three.alt_texts[k], three.alt_texts[three.cap + k]};
+        float c[3] = {one.confidence[k], three.alt_confidence[k], three.alt_confidence[three.cap + k]};
+        int w = icstr_view_vote(t, c, 3);
+        CHECK_MSG(!strcmp(three.texts[k], t[w]) && three.confidence[k] == c[w], "crop %d: '%s', the vote '%s'", k,
+                  three.texts[k], t[w]);
+        changed += w != 0;
+    }
+    CHECK_MSG(changed > 0, "the vote changed none of %d readings", q);
+    icstr_crop_batch_free(&one);
+    icstr_crop_batch_free(&three);
+    icstr_pool_close(p);
+}
+
 /* ---- scoring views on the pool's records, and the choice ---- */
 
 /* The scores of three views on a pool whose labels are the model's own readings of the crops
@@ -443,9 +572,12 @@ int main(void) {
     test_view_choose();
     test_pool_reembed_view(A, B);
     test_crop_batch_view(A);
+    test_alternates(A);
+    test_view_vote();
     /* most random tiny models read every crop alike whatever the view; seed 7's readings change */
     icstr_model *S = tiny_pool_model(7);
     test_view_scores(S);
+    test_crop_batch_alternates(S);
     icstr_model_free(S);
     icstr_model_free(A);
     icstr_model_free(B);
