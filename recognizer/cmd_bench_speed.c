@@ -65,7 +65,8 @@ typedef struct {
     double load_ms, rss_mib, gflop, sgemm_gflops, eff_1t, eff_all, loadavg;
     speed_numbers plain, context; /* context: with --pool only */
     long crops, pool_records;
-    int threads, batch, shots, compare_plain, lexicon, knn, glyphs, lm;
+    int threads, batch, shots, compare_plain, lexicon, knn, glyphs, lm, views; /* views: the crop batch's (1 + alternates) */
+    char view[ICSTR_VIEW_TEXT];
     float ctc_weight;
     float min_similarity;
 } speed_result;
@@ -227,6 +228,8 @@ static int run(const char *model_path, const char *data, const char *pool_path, 
         r->knn = reading->knn;
         r->glyphs = reading->glyphs;
         r->lm = reading->lm;
+        r->views = 1 + cb.n_alt;
+        icstr_view_format(&cb.view, r->view);
         r->ctc_weight = pool_dp->ctc_weight;
         r->min_similarity = reading->min_similarity;
     }
@@ -281,11 +284,12 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
                 ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
                 "\"context_ms_p95_1t\": %.4f, \"context_ms_mean_1t\": %.4f, \"context_crops_per_s\": %.2f, "
                 "\"context_cost_ratio\": %.3f, \"min_similarity\": %.6f, \"compare_plain\": %s, "
-                "\"lexicon\": %s, \"knn\": %s, \"glyphs\": %s, \"lm\": %s, \"ctc_weight\": %.3f",
+                "\"lexicon\": %s, \"knn\": %s, \"glyphs\": %s, \"lm\": %s, \"ctc_weight\": %.3f, \"view\": \"%s\", "
+                "\"views\": %d",
                 r->pool_records, r->shots, r->context.ms_median, r->context.ms_p95, r->context.ms_mean,
                 r->context.crops_per_s, r->context.ms_median / r->plain.ms_median, (double)r->min_similarity,
                 r->compare_plain ? "true" : "false", r->lexicon ? "true" : "false", r->knn ? "true" : "false",
-                r->glyphs ? "true" : "false", r->lm ? "true" : "false", (double)r->ctc_weight);
+                r->glyphs ? "true" : "false", r->lm ? "true" : "false", (double)r->ctc_weight, r->view, r->views);
     fprintf(f, "}\n");
     if (fclose(f)) return icstr_fail(ICSTR_ERR_IO, "%s: write failed", path);
     snprintf(path, sizeof path, "%s/speed-%s.csv", out_dir, name);
@@ -383,7 +387,8 @@ int icstr_bench_speed(int argc, char **argv) {
            r.plain.ms_p95, r.plain.ms_mean);
     printf("throughput        %.1f crops/s on %d threads, batch %d\n", r.plain.crops_per_s, r.threads, r.batch);
     if (r.shots) {
-        printf("in-context        %d shots from a pool of %ld records (%s)%s%s%s%s%s\n", r.shots, r.pool_records, pool_path,
+        printf("in-context        %d shots from a pool of %ld records (%s), view %s (%d views read)%s%s%s%s%s\n", r.shots,
+               r.pool_records, pool_path, r.view, r.views,
                r.compare_plain ? ", each also read plain (compare-plain)" : ", no plain comparison (--no-compare-plain)",
                r.lexicon ? ", with the lexicon" : "", r.knn ? ", with the kNN store (--knn)" : "",
                r.glyphs ? ", with the glyph store (--glyphs)" : r.ctc_weight > 0 ? ", the joint reading" : "",

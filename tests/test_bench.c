@@ -251,6 +251,7 @@ static void test_speed(const char *model) {
              B, T, model, T, T, T) == 0);
     js = slurp("%s/out-pool/speed-icstr.json", T);
     CHECK(js && strstr(js, "\"pool_records\": 8, \"shots\": 1,"));
+    CHECK(js && strstr(js, "\"view\": \"full\", \"views\": 1}"));
     const char *ctx_keys[] = {"\"context_ms_median_1t\": ", "\"context_crops_per_s\": ", "\"context_cost_ratio\": "};
     for (size_t k = 0; js && k < sizeof ctx_keys / sizeof *ctx_keys; k++) {
         const char *p = strstr(js, ctx_keys[k]);
@@ -258,7 +259,7 @@ static void test_speed(const char *model) {
     }
     free(js);
     char *txt = slurp("%s/speed-pool.txt", T);
-    CHECK(txt && strstr(txt, "in-context        1 shots from a pool of 8 records"));
+    CHECK(txt && strstr(txt, "in-context        1 shots from a pool of 8 records") && strstr(txt, "view full (1 views read)"));
     free(txt);
 }
 
