@@ -8,6 +8,7 @@
 #include "icstr_data.h"
 #include "icstr_pool.h"
 #include "inputs.h"
+#include "pool_internal.h"
 #include "pool_view.h"
 #include "tiny_pool_model.h"
 
@@ -357,6 +358,29 @@ static void test_alternates(icstr_model *A) {
     icstr_model_free(B);
 }
 
+static const char *bad_key, *bad_value;
+
+static int put_bad(icstr_pool *p, MDB_txn *txn, void *arg) {
+    (void)arg;
+    return pool_meta_put_str(txn, p->meta, bad_key, bad_value);
+}
+
+/* a pool whose view or alternates in the metadata do not parse is refused on opening */
+static void test_bad_metadata(icstr_model *A) {
+    const char *keys[] = {"view", "view", "view.alternates", "view.alternates"};
+    const char *values[] = {"0.5,0.6,0,1", "wide", "full;x", "full;0,1,0,1;0.1,0.9,0,1;full;full;full;full;full;full"};
+    for (int i = 0; i < 4; i++) {
+        char name[16], path[300];
+        snprintf(name, sizeof name, "bad%d", i);
+        icstr_pool *p = new_pool(A, name, path, sizeof path);
+        bad_key = keys[i], bad_value = values[i];
+        CHECK(p && pool_write(p, put_bad, NULL) == ICSTR_OK);
+        icstr_pool_close(p);
+        CHECK_MSG(icstr_pool_open(path, NULL, ICSTR_POOL_RDONLY, &p) == ICSTR_ERR_FORMAT, "%s = %s", keys[i], values[i]);
+        CHECK_MSG(strstr(icstr_last_error(), keys[i]) != NULL, "%s", icstr_last_error());
+    }
+}
+
 static void test_view_vote(void) {
     char a[4][16] = {"ab 12", "ab12", "xy", "ab 1 2"}, *t[4] = {a[0], a[1], a[2], a[3]};
     float c[4] = {0.1f, 0.5f, 0.9f, 0.6f};
@@ -574,6 +598,7 @@ int main(void) {
     test_crop_batch_view(A);
     test_alternates(A);
     test_view_vote();
+    test_bad_metadata(A);
     /* most random tiny models read every crop alike whatever the view; seed 7's readings change */
     icstr_model *S = tiny_pool_model(7);
     test_view_scores(S);
