@@ -76,7 +76,7 @@ int icstr_pool_set_alternates(icstr_pool *p, const icstr_view *views, int n) {
     alternates_arg a = {views, n};
     int rc = pool_write(p, alternates_body, &a);
     if (rc) return rc;
-    memcpy(p->alternates, views, (size_t)n * sizeof *views);
+    if (n) memcpy(p->alternates, views, (size_t)n * sizeof *views);
     p->n_alternates = n;
     return ICSTR_OK;
 }
