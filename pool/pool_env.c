@@ -75,6 +75,12 @@ int pool_meta_put_str(MDB_txn *txn, MDB_dbi meta, const char *key, const char *s
     return mrc ? icstr_fail(ICSTR_ERR_DB, "pool metadata '%s': %s", key, mdb_strerror(mrc)) : ICSTR_OK;
 }
 
+int pool_meta_del(const icstr_pool *p, MDB_txn *txn, const char *key) {
+    MDB_val k = {strlen(key), (void *)key};
+    int mrc = mdb_del(txn, p->meta, &k, NULL);
+    return mrc && mrc != MDB_NOTFOUND ? pool_mdb_rc(p, mrc, "metadata") : ICSTR_OK;
+}
+
 /* ---- transactions ---- */
 
 int pool_txn_begin(icstr_pool *p, int rdonly, MDB_txn **txn) {
@@ -380,7 +386,6 @@ int pool_open_env(const char *path, int rdonly, icstr_pool **out) {
                 !fingerprint_ok(p->fingerprint)))
         rc = icstr_fail(ICSTR_ERR_FORMAT, "pool %s: bad metadata (generation %llu, M %llu, D %llu)", path,
                         (unsigned long long)gen, (unsigned long long)M, (unsigned long long)D);
-    p->view = icstr_view_full();
     if (!rc) rc = pool_load_views(p, txn);
     if (!rc) {
         p->gen = (unsigned)gen;

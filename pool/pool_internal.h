@@ -159,6 +159,8 @@ int pool_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *v);
 int pool_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t v);
 int pool_meta_get_str(MDB_txn *txn, MDB_dbi meta, const char *key, char *out, size_t cap);
 int pool_meta_put_str(MDB_txn *txn, MDB_dbi meta, const char *key, const char *s);
+/* Deletes `key` (absent: ICSTR_OK); errors as pool_mdb_rc. */
+int pool_meta_del(const icstr_pool *p, MDB_txn *txn, const char *key);
 /* The view under `key` (absent: *v untouched, ICSTR_OK; malformed: ICSTR_ERR_FORMAT) and its
  * writing (the full view is written as "full"). */
 int pool_meta_get_view(MDB_txn *txn, MDB_dbi meta, const char *key, icstr_view *v);

@@ -199,12 +199,11 @@ static int switch_body(icstr_pool *p, MDB_txn *txn, void *arg) {
     if (mrc != MDB_NOTFOUND) return pool_db_fail(p, mrc, "cursor");
     if ((mrc = mdb_drop(txn, p->rec, 1)) || (mrc = mdb_drop(txn, p->emb, 1)))
         return pool_mdb_rc(p, mrc, "drop the old generation");
-    MDB_val pk = {19, "reembed.fingerprint"}, vk = {12, "reembed.view"}, ak = {15, "view.alternates"};
+    MDB_val pk = {19, "reembed.fingerprint"};
     if ((mrc = mdb_del(txn, p->meta, &pk, NULL))) return pool_mdb_rc(p, mrc, "metadata");
-    if ((mrc = mdb_del(txn, p->meta, &vk, NULL)) && mrc != MDB_NOTFOUND) return pool_mdb_rc(p, mrc, "metadata");
+    if ((rc = pool_meta_del(p, txn, "reembed.view"))) return rc;
     /* alternates were ranked against the old view */
-    if (!icstr_view_equal(&x->view, &p->view) && (mrc = mdb_del(txn, p->meta, &ak, NULL)) && mrc != MDB_NOTFOUND)
-        return pool_mdb_rc(p, mrc, "metadata");
+    if (!icstr_view_equal(&x->view, &p->view) && (rc = pool_meta_del(p, txn, "view.alternates"))) return rc;
     if ((rc = pool_meta_put_u64(txn, p->meta, "generation", x->g1)) ||
         (rc = pool_meta_put_u64(txn, p->meta, "M", (uint64_t)x->M)) ||
         (rc = pool_meta_put_u64(txn, p->meta, "D", (uint64_t)x->D)) ||

@@ -52,17 +52,13 @@ typedef struct {
 
 static int alternates_body(icstr_pool *p, MDB_txn *txn, void *arg) {
     alternates_arg *a = arg; /* pool_write refuses a pool re-embedded since open */
+    if (!a->n) return pool_meta_del(p, txn, "view.alternates");
     char s[ICSTR_POOL_ALTERNATES_MAX * ICSTR_VIEW_TEXT + 8] = "";
     size_t len = 0;
     for (int i = 0; i < a->n; i++) {
         char v[ICSTR_VIEW_TEXT];
         icstr_view_format(&a->views[i], v);
         len += (size_t)snprintf(s + len, sizeof s - len, "%s%s", i ? ";" : "", v);
-    }
-    if (!a->n) {
-        MDB_val k = {15, "view.alternates"};
-        int mrc = mdb_del(txn, p->meta, &k, NULL);
-        return mrc && mrc != MDB_NOTFOUND ? pool_mdb_rc(p, mrc, "metadata") : ICSTR_OK;
     }
     return pool_meta_put_str(txn, p->meta, "view.alternates", s);
 }

@@ -581,11 +581,11 @@ static int cmd_stats(pool_args *a) {
         format_time(s.first, first);
         format_time(s.last, last);
         double mean = s.n ? (double)s.label_chars / (double)s.n : 0.0;
+        char vs[ICSTR_VIEW_TEXT];
+        icstr_view_format(&info.view, vs);
         if (a->json) {
             printf("{\"pool\": ");
             icstr_json_fprint_string(stdout, a->pool);
-            char vs[ICSTR_VIEW_TEXT];
-            icstr_view_format(&info.view, vs);
             printf(", \"format\": %d, \"generation\": %d, \"fingerprint\": \"%s\", \"M\": %d, \"D\": %d, \"view\": \"%s\", \"model\": ",
                    info.format, info.generation, info.fingerprint, info.M, info.D, vs);
             icstr_json_fprint_string(stdout, info.model_path);
@@ -609,8 +609,6 @@ static int cmd_stats(pool_args *a) {
             if (s.n) printf("added %s .. %s\n", first, last);
             printf("file_bytes %lld\nmap_bytes %zu\nused_bytes %zu\n", file_size(a->pool), info.map_bytes,
                    info.used_bytes);
-            char vs[ICSTR_VIEW_TEXT];
-            icstr_view_format(&info.view, vs);
             printf("view %s\n", vs);
             for (int t = 0; t < s.n_tags; t++) printf("tag %s\t%ld\n", s.tags[t], s.tag_count[t]);
             if (s.other_tags) printf("tag (%d+ others)\t%ld\n", MAX_TAGS, s.other_tags);

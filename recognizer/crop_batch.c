@@ -174,7 +174,9 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
         if (!rc && (rc = icstr_image_check_crop(&im, item.name))) icstr_image_free(&im);
         if (!rc) {
             rc = icstr_crop_batch_put(b, &im, b->n_ok);
-            if (!rc && b->pieces) {
+            if (!rc && b->pieces && icstr_view_is_full(&b->view)) {
+                rc = cut_pieces(b, &im, b->n_ok);
+            } else if (!rc && b->pieces) {
                 icstr_image part; /* the pieces of the crop as the pool's view shows it */
                 if (!(rc = icstr_image_view(&im, &b->view, &part))) rc = cut_pieces(b, &part, b->n_ok);
                 icstr_image_free(&part);
@@ -211,8 +213,9 @@ static void free_alternates(icstr_crop_batch *b) {
 
 /* reading.views > 1: the pool's alternate views and their buffers */
 static int alloc_alternates(icstr_crop_batch *b, const icstr_pool *pool, int views) {
-    int n = icstr_pool_alternates(pool, b->alt, views - 1 < ICSTR_POOL_ALTERNATES_MAX ? views - 1 : ICSTR_POOL_ALTERNATES_MAX);
-    if (n > views - 1) n = views - 1;
+    int want = views - 1 < ICSTR_POOL_ALTERNATES_MAX ? views - 1 : ICSTR_POOL_ALTERNATES_MAX;
+    int n = icstr_pool_alternates(pool, b->alt, want);
+    if (n > want) n = want;
     if (n <= 0) return ICSTR_OK;
     size_t slots = (size_t)n * b->cap;
     b->alt_images = icstr_alloc(slots * 3 * b->H * b->W, sizeof(float));
