@@ -207,6 +207,14 @@ dup:
     }
     if (!(f->space_adv > 0.1f && f->space_adv < 1.5f)) f->space_adv = 0.3f;
     f->glyph[0] = gs; /* the space: drawn as an advance only */
+    /* fixed pitch: i, m, W and 0 advance alike (within 2%) */
+    int adv_i;
+    stbtt_GetGlyphHMetrics(info, f->glyph['i' - 32], &adv_i, &lsb);
+    f->mono = adv_i > 0;
+    for (const char *c = "mW0"; *c && f->mono; c++) {
+        stbtt_GetGlyphHMetrics(info, f->glyph[*c - 32], &adv, &lsb);
+        f->mono = abs(adv - adv_i) * 50 <= adv_i;
+    }
 #undef B
 #undef W
 #undef H
@@ -219,6 +227,7 @@ void icstr_fontset_free(icstr_fontset *fs) {
     for (int i = 0; i < fs->n_maps; i++) munmap(fs->maps[i], fs->map_len[i]);
     free(fs->faces);
     free(fs->cum);
+    free(fs->mono_ids);
     free(fs->maps);
     free(fs->map_len);
     free(fs);
@@ -379,6 +388,12 @@ int icstr_fontset_load(const char *dirs, const char *list_file, int max_fonts, i
         fs->cum[i] = total;
     }
     free(count);
+    if (!(fs->mono_ids = malloc((size_t)fs->n * sizeof *fs->mono_ids))) {
+        icstr_fontset_free(fs);
+        return icstr_fail(ICSTR_ERR_NOMEM, "fontset");
+    }
+    for (int i = 0; i < fs->n; i++)
+        if (fs->faces[i].mono) fs->mono_ids[fs->n_mono++] = i;
     ICSTR_DEBUG("fonts: %d faces kept, %d rejected, %d folders", fs->n, rejected, n_groups);
     *out = fs;
     return ICSTR_OK;
@@ -395,6 +410,11 @@ int icstr_fontset_pick(const icstr_fontset *fs, icstr_rng *rng) {
             lo = mid + 1;
     }
     return lo;
+}
+
+int icstr_fontset_pick_mono(const icstr_fontset *fs, icstr_rng *rng) {
+    if (fs->n_mono == 0) return icstr_fontset_pick(fs, rng);
+    return fs->mono_ids[icstr_rng_below(rng, (uint32_t)fs->n_mono)];
 }
 
 int icstr_face_covers(const icstr_face *f, const char *s) {

@@ -44,6 +44,7 @@ icstr_render_params icstr_render_default_params(void) {
     p.p_jpeg = 0.4f;
     p.p_lowres = 0.3f;
     p.p_upper = 0.45f;
+    p.p_document = 0.0f;
     return p;
 }
 
@@ -114,6 +115,8 @@ int icstr_render_create(const icstr_render_params *p, icstr_renderer **out) {
     if (p->min_len < 1 || p->max_len < p->min_len || p->max_len > ICSTR_RENDER_MAX_LEN)
         return icstr_fail(ICSTR_ERR_ARG, "render: length range %d..%d (need 1 <= min <= max <= %d)",
                           p->min_len, p->max_len, ICSTR_RENDER_MAX_LEN);
+    if (!(p->p_document >= 0.0f && p->p_document <= 1.0f))
+        return icstr_fail(ICSTR_ERR_ARG, "render: p_document %g (need 0..1)", (double)p->p_document);
     icstr_renderer *R = calloc(1, sizeof *R);
     if (!R) return icstr_fail(ICSTR_ERR_NOMEM, "renderer");
     R->p = *p;
@@ -267,6 +270,10 @@ int icstr_render_font_count(const icstr_renderer *r) { return r ? r->fonts->n : 
 const char *icstr_render_font_path(const icstr_renderer *r, int id) {
     if (!r || id < 0 || id >= r->fonts->n) return NULL;
     return r->fonts->faces[id].path;
+}
+
+int icstr_render_font_fixed_pitch(const icstr_renderer *r, int id) {
+    return r && id >= 0 && id < r->fonts->n && r->fonts->faces[id].mono;
 }
 
 int icstr_render_photo_count(const icstr_renderer *r) { return r && r->photos ? r->photos->n : 0; }

@@ -67,6 +67,9 @@ typedef struct {
     float p_perspective, p_curve, p_rotate;
     float p_blur, p_motion_blur, p_noise, p_jpeg, p_lowres;
     float p_upper; /* share of dictionary words in UPPER case (default 0.45) */
+    float p_document; /* share of styles that are printed documents (receipts, forms): dark ink
+                         on light paper, level, mostly upper case, 10..24 px high, often a fixed-
+                         pitch face; the other probabilities do not apply to them (default 0) */
 } icstr_render_params;
 
 icstr_render_params icstr_render_default_params(void);
@@ -152,6 +155,8 @@ int icstr_render_boxes_parse(const char *text, size_t n, icstr_render_box *boxes
 /* What the renderer loaded. */
 int icstr_render_font_count(const icstr_renderer *r);
 const char *icstr_render_font_path(const icstr_renderer *r, int font_id); /* NULL if out of range */
+/* 1 for a fixed-pitch face (i, m, W and 0 advance alike within 2%), 0 otherwise or out of range. */
+int icstr_render_font_fixed_pitch(const icstr_renderer *r, int font_id);
 int icstr_render_photo_count(const icstr_renderer *r);
 long icstr_render_word_count(const icstr_renderer *r);
 

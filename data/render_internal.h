@@ -23,6 +23,7 @@ typedef struct {
     float ascent; /* nominal units above the baseline */
     float space_adv; /* advance of ' ' in nominal units */
     int caps_only; /* lowercase letters draw as capitals: labels get upper-cased */
+    int mono; /* fixed pitch: i, m, W and 0 advance alike (typewriter and receipt faces) */
     int group; /* index of the folder the file lies in */
     float boldness; /* ink share of the glyph boxes of a M 0 H (regular ~0.33) */
     double weight; /* sampling weight (folders share weight, see fonts.c) */
@@ -32,6 +33,8 @@ typedef struct {
     icstr_face *faces;
     int n;
     double *cum; /* (n) cumulative weights, cum[n-1] = total */
+    int *mono_ids; /* (n_mono) the fixed-pitch faces */
+    int n_mono;
     void **maps; /* mmap'd font files */
     size_t *map_len;
     int n_maps;
@@ -40,6 +43,8 @@ typedef struct {
 int icstr_fontset_load(const char *dirs, const char *list_file, int max_fonts, icstr_fontset **out);
 void icstr_fontset_free(icstr_fontset *fs);
 int icstr_fontset_pick(const icstr_fontset *fs, icstr_rng *rng);
+/* A fixed-pitch face, all alike (icstr_fontset_pick when the set has none). */
+int icstr_fontset_pick_mono(const icstr_fontset *fs, icstr_rng *rng);
 /* 1 if face f can draw every character of s. */
 int icstr_face_covers(const icstr_face *f, const char *s);
 

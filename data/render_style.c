@@ -87,10 +87,70 @@ static const unsigned char sign_pairs[][6] = {
 };
 #define N_SIGN_PAIRS ((int)(sizeof sign_pairs / sizeof *sign_pairs))
 
+/* What printed documents say: item lines (phrases), words, amounts, codes, dates. */
+static int document_kind(icstr_rng *r) {
+    static const struct {
+        int kind;
+        float weight;
+    } mix[] = {{WORDS_KIND_PHRASE, 0.3f}, {WORDS_KIND_WORD, 0.25f},    {WORDS_KIND_NUMBER, 0.2f},
+               {WORDS_KIND_CODE, 0.08f},  {WORDS_KIND_ALNUM, 0.07f},   {WORDS_KIND_DATETIME, 0.05f},
+               {WORDS_KIND_CONTACT, 0.03f}, {WORDS_KIND_PUNCT, 0.02f}};
+    float u = icstr_rng_uniform(r);
+    for (size_t k = 0; k < sizeof mix / sizeof *mix; k++)
+        if ((u -= mix[k].weight) < 0) return mix[k].kind;
+    return WORDS_KIND_WORD;
+}
+
+/* A printed document (a receipt, a form) scanned flat: dark ink on light paper, tight crops of
+ * small type, ink sometimes faded (thermal paper), the scan's blur, noise and JPEG artefacts.
+ * Difficulty scales the degradations only. */
+static void document_style(const icstr_renderer *R, icstr_rng *r, float d, render_style *s) {
+    s->font = chance(r, 0.5f) ? icstr_fontset_pick_mono(R->fonts, r) : icstr_fontset_pick(R->fonts, r);
+    s->kind = chance(r, 0.7f) ? document_kind(r) : WORDS_KIND_ANY;
+    s->casemode = chance(r, 0.5f) ? WORDS_CASE_UPPER : WORDS_CASE_ANY;
+    s->height = uni(r, 10.0f, 24.0f);
+    s->tracking = chance(r, 0.3f) ? uni(r, 0.0f, 0.2f) : 0.0f;
+    s->stretch = clampf(expf(0.2f * icstr_rng_normal(r)), 0.6f, 1.3f); /* condensed faces too */
+    s->rot = 0.6f * d * icstr_rng_normal(r) * PI_F / 180.0f;
+    s->margin_lo = -0.02f;
+    s->margin_hi = 0.15f;
+    s->vmargin_lo = 0.0f;
+    s->vmargin_hi = 0.2f;
+    float ink = chance(r, 0.3f) ? uni(r, 60, 130) : uni(r, 0, 60), paper = uni(r, 210, 255);
+    float paper2 = clampf(paper + uni(r, -15, 15), 0, 255); /* a scan is grey: no tint */
+    for (int k = 0; k < 3; k++) {
+        s->text[k] = ink;
+        s->bg1[k] = paper;
+        s->bg2[k] = paper2;
+    }
+    s->min_contrast = lum(s->bg1) - lum(s->text);
+    float u = icstr_rng_uniform(r);
+    s->bg_type = u < 0.6f ? BG_FLAT : u < 0.8f ? BG_GRADIENT : BG_NOISE;
+    s->noise_cell = uni(r, 2, 6);
+    if (chance(r, 0.4f * d)) s->blur = uni(r, 0.2f, 0.6f);
+    if (chance(r, 0.5f * d)) {
+        s->noise = uni(r, 2, 8) * d;
+        s->mono_noise = 1;
+    }
+    if (chance(r, 0.3f * d)) s->jpeg_q = (int)uni(r, 40, 90);
+    if (chance(r, 0.7f * d)) s->lowres = s->height * uni(r, 0.45f, 0.85f);
+    for (int k = 0; k < 3; k++) s->gain[k] = 1.0f;
+    s->tone_lo = 0;
+    s->tone_hi = 255;
+    s->exposure = 1;
+    s->desat = 1; /* a grey scan, whatever the per-crop colour jitter */
+    if (chance(r, 0.3f)) s->bold = uni(r, 0.01f, 0.04f);
+    if (chance(r, 0.3f * d)) s->p_neighbor = uni(r, 0.1f, 0.4f);
+}
+
 void render_sample_style(const icstr_renderer *R, icstr_rng *r, const icstr_render_opts *o, render_style *s) {
     const icstr_render_params *P = &R->p;
     float d = clampf(o->difficulty, 0, 1);
     memset(s, 0, sizeof *s);
+    if (P->p_document > 0 && chance(r, P->p_document)) { /* no draw at all when off: the streams stay */
+        document_style(R, r, d, s);
+        return;
+    }
     s->font = icstr_fontset_pick(R->fonts, r);
     /* a domain often repeats one kind of text (plates, prices) and one casing */
     s->kind = chance(r, 0.35f) ? icstr_words_pick_kind(r) : WORDS_KIND_ANY;

@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  --photos DIRS     ':'-separated folders of TRAIN images for background patches\n"
             "  --words FILES     ':'-separated word lists (default the system dictionaries)\n"
             "  --difficulty D    0 (clean) .. 1 (full augmentation, default)\n"
+            "  --document P      share of styles that are printed documents (receipts, forms):\n"
+            "                    dark ink on light paper, small, mostly upper case (0..1, default 0)\n"
             "  --min-len L, --max-len L     label length range (default 1..25)\n"
             "  --min-height H, --max-height H  crop height range in px (default 20..64)\n"
             "  --threads T       rendering threads (default: all cores)\n",
@@ -121,6 +123,11 @@ int icstr_cmd_data_synth(int argc, char **argv) {
             double d = strtod(v, &end);
             if (*end || !(d >= 0 && d <= 1)) return usage_error("--difficulty needs 0..1", v);
             p.difficulty = (float)d;
+        } else if (!strcmp(a, "--document")) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || !(d >= 0 && d <= 1)) return usage_error("--document needs 0..1", v);
+            p.p_document = (float)d;
         } else if (!strcmp(a, "--min-len") || !strcmp(a, "--max-len")) {
             if (icstr_cli_long("icstr data synth", a, v, 1, ICSTR_RENDER_MAX_LEN, &l)) return 2;
             if (a[2] == 'm' && a[3] == 'i')

@@ -41,6 +41,9 @@ typedef struct {
     int val_size;                /* real crops held out of the sources for validation */
     char fonts_dir[ICSTR_PATH_MAX];   /* "" = system fonts */
     char photos_dir[ICSTR_PATH_MAX];  /* "" = no photo backgrounds */
+    float document_fraction;          /* 0.0: share of the rendered styles (plain crops and
+                                         episodes) that are printed documents (receipts, forms:
+                                         icstr_render_params.p_document) */
     int max_words_len;           /* curriculum: longest rendered word at the start (0 = off) */
     long curriculum_steps;       /* steps over which the curriculum reaches full difficulty */
     float frame_fraction;        /* share of the synthetic plain words drawn in a frame: small

@@ -24,6 +24,7 @@ int icstr_train_synth_open(const icstr_model_config *mc, const icstr_train_confi
     if (tc->fonts_dir[0]) p.font_dirs = tc->fonts_dir;
     if (tc->photos_dir[0]) p.photo_dirs = tc->photos_dir;
     if (mc->max_label < p.max_len) p.max_len = mc->max_label;
+    p.p_document = tc->document_fraction;
     int rc = icstr_render_create(&p, &s->r);
     if (rc) {
         free(s);

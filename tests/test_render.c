@@ -8,6 +8,7 @@
 #include "icstr_data.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,69 @@ static void test_to_input(const icstr_renderer *r) {
 }
 
 /* Sources given explicitly: one font from a list file, a word list, a photo folder. */
+/* Printed-document styles (p_document): grey scans of dark ink on light paper, small, often in a
+ * fixed-pitch face, mostly upper case, the crops' promises kept; out-of-range shares refused. */
+static void test_documents(void) {
+    icstr_render_params p = icstr_render_default_params();
+    icstr_renderer *r = NULL;
+    float refused[] = {-0.1f, 1.5f, (float)NAN};
+    for (int k = 0; k < 3; k++) {
+        p.p_document = refused[k];
+        CHECK(icstr_render_create(&p, &r) == ICSTR_ERR_ARG && r == NULL);
+    }
+    p.p_document = 1.0f;
+    CHECK(icstr_render_create(&p, &r) == ICSTR_OK);
+    if (!r) return;
+    int fixed_faces = 0;
+    for (int f = 0; f < icstr_render_font_count(r); f++) fixed_faces += icstr_render_font_fixed_pitch(r, f);
+    CHECK(fixed_faces > 0 && fixed_faces < icstr_render_font_count(r));
+    CHECK(icstr_render_font_fixed_pitch(r, -1) == 0 && icstr_render_font_fixed_pitch(r, icstr_render_font_count(r)) == 0);
+    icstr_render_crop c = {0};
+    int n = 300, bad = 0, grey = 0, paper = 0, small = 0, fixed = 0, upper = 0, lettered = 0;
+    for (int i = 0; i < n; i++) {
+        if (icstr_render_sample(r, 17, (uint64_t)i, &c)) {
+            bad++;
+            continue;
+        }
+        bad += check_crop(&c, 1, ICSTR_RENDER_MAX_LEN, bad < 5);
+        size_t np = (size_t)c.w * c.h;
+        int tint = 0, hist[256] = {0};
+        for (size_t q = 0; q < np; q++) {
+            const unsigned char *px = c.rgb + 3 * q;
+            int lo = px[0] < px[1] ? px[0] : px[1], hi = px[0] > px[1] ? px[0] : px[1];
+            lo = px[2] < lo ? px[2] : lo;
+            hi = px[2] > hi ? px[2] : hi;
+            tint += hi - lo > 3; /* JPEG may round a channel */
+            hist[(px[0] + px[1] + px[2]) / 3]++;
+        }
+        grey += tint == 0;
+        /* most pixels are paper; some are ink, clearly darker */
+        size_t acc = 0;
+        int median = 0, dark = 0;
+        while (acc + hist[median] <= np / 2) acc += hist[median++];
+        for (int v = 0; v < 256; v++) dark += v < median - 60 ? hist[v] : 0;
+        paper += median >= 150 && dark > 0;
+        small += c.h <= 30;
+        fixed += icstr_render_font_fixed_pitch(r, c.font_id);
+        int up = 0, lo = 0;
+        for (const char *s = c.label; *s; s++) {
+            up += *s >= 'A' && *s <= 'Z';
+            lo += *s >= 'a' && *s <= 'z';
+        }
+        lettered += up + lo > 1;
+        upper += up > 1 && lo == 0;
+    }
+    CHECK_MSG(bad == 0, "%d broken promises over %d document crops", bad, n);
+    CHECK_MSG(grey == n, "%d of %d document crops grey", grey, n);
+    CHECK_MSG(paper >= n * 9 / 10, "%d of %d document crops light paper with dark ink", paper, n);
+    CHECK_MSG(small == n, "%d of %d document crops at most 30 px high", small, n);
+    /* half the styles draw from the fixed-pitch faces, the rest from all (a few of them fixed) */
+    CHECK_MSG(fixed > n * 2 / 5, "%d of %d document crops in a fixed-pitch face", fixed, n);
+    CHECK_MSG(upper > lettered / 2, "%d of %d lettered document crops in capitals", upper, lettered);
+    icstr_render_crop_free(&c);
+    icstr_render_free(r);
+}
+
 static void test_sources(void) {
     char dir[] = "/tmp/icstr_render_XXXXXX";
     if (!mkdtemp(dir)) {
@@ -431,5 +495,6 @@ int main(void) {
         icstr_render_free(r);
     }
     test_sources();
+    test_documents();
     return check_finish("test_render");
 }
