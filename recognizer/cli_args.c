@@ -99,6 +99,12 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         long v;
         if (icstr_cli_long(cmd, a, argv[++*i], 1, 6, &v)) return 2;
         *(a[5] == 'o' ? &r->lm_params.order : &r->lm_params.class_order) = (int)v;
+    } else if (!strcmp(a, "--lookalikes") || !strcmp(a, "--no-lookalikes")) {
+        r->lookalikes = a[2] == 'l';
+    } else if (!strcmp(a, "--lookalike-weight") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 100.0, &v)) return 2;
+        r->lookalike_params.weight = (float)v;
     } else if (!strcmp(a, "--views") && more) {
         long v;
         if (icstr_cli_long(cmd, a, argv[++*i], 1, 1 + ICSTR_POOL_ALTERNATES_MAX, &v)) return 2;
@@ -139,6 +145,10 @@ int icstr_cli_check_reading(const char *cmd, const icstr_pool_reading *r, icstr_
     }
     if (r->lm && dp->beam > 1) {
         fprintf(stderr, "%s: --lm is fused into greedy decoding; it does not go with --beam\n", cmd);
+        return 2;
+    }
+    if (r->lookalikes && !r->lm) {
+        fprintf(stderr, "%s: --lookalikes re-decides readings with the pool's character model: it needs --lm\n", cmd);
         return 2;
     }
     if (dp->ctc_weight < 0.0f) dp->ctc_weight = r->glyphs ? ICSTR_CLI_GLYPH_CTC_WEIGHT : 0.0f; /* not given */

@@ -17,7 +17,7 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
     "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]] " \
     "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]] " \
-    "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N]] [--views V]"
+    "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N] [--lookalikes [--lookalike-weight W]]] [--views V]"
 #define ICSTR_CLI_POOL_READING_HELP                                                                    \
     "                       (each crop cut to the pool's view first: icstr pool view --help)\n"        \
     "  --shots N            prompts per crop with --pool (default 2, at most the model's max_prompts)\n" \
@@ -68,6 +68,11 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       A pool of fewer than 50 labels gets that share of the weight (a\n"    \
     "                       model of 10 labels is too sure). Greedy only; the confidence stays\n" \
     "                       the model's\n"                                                          \
+    "  --lookalikes         with --lm: then each letter or digit of a reading that has a lookalike\n" \
+    "                       of the other class (0/O/D/Q/C, 1/I/L, 2/Z, 4/A, 5/S, 6/G/B, 7/T, 8/B,\n" \
+    "                       9/G/Q) may become it: a swap stays when log p_model (no prompts) +\n" \
+    "                       --lookalike-weight (default 1) log p_lm of the whole new text beats\n" \
+    "                       the reading's (\"106.1C\" -> \"106.10\"); up to 3 swaps a reading\n"      \
     "  --views V            with --pool: read each crop under the pool's view and under its first\n" \
     "                       V - 1 alternate views too (icstr pool view --auto ranks them on the\n"  \
     "                       pool's records; at most 9), the same reading each time, and keep the\n" \
@@ -79,7 +84,8 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
     "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
     "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records, --lm, --no-lm, "    \
-    "--lm-weight, --lm-order, --lm-class-order, --views) need --pool\n"
+    "--lm-weight, --lm-order, --lm-class-order, --lookalikes, --no-lookalikes, --lookalike-weight, "  \
+    "--views) need --pool\n"
 /* One of those options at argv[*i] (icstr_pool_reading, crop_batch.h): 1 when it was one (*i
  * moved past its value, *given set), 0 when it was not, 2 after a message for a bad value (the
  * usage exit code). */

@@ -196,7 +196,7 @@ int icstr_crop_batch_read(icstr_crop_batch *b, icstr_inputs *in) {
 icstr_pool_reading icstr_pool_reading_default(void) {
     icstr_pool_reading r = {2, -1.0f, 1, 1.25f, 0.998f, 0, icstr_lexicon_default_params(), 0,
                            icstr_knn_default_params(), 0, icstr_glyph_default_params(), 0,
-                           icstr_char_lm_default_params(), 0.2f, 1};
+                           icstr_char_lm_default_params(), 0.2f, 0, icstr_lookalike_default_params(), 1};
     return r;
 }
 
@@ -400,6 +400,18 @@ static int alloc_joint(icstr_crop_batch *b, icstr_model *m) {
     return icstr_fail(ICSTR_ERR_NOMEM, "crop batch: CTC frames of %d inputs", b->in_cap);
 }
 
+/* --lookalikes: the last word on n readings; a crop the pool holds itself keeps its reading */
+static int correct_lookalikes(icstr_crop_batch *b, icstr_model *m, int n, char **texts, float *confidence) {
+    if (!b->reading.lookalikes || !b->lm) return ICSTR_OK;
+    unsigned char *skip = malloc((size_t)n);
+    if (!skip) return icstr_fail(ICSTR_ERR_NOMEM, "lookalikes: %d readings", n);
+    for (int k = 0; k < n; k++) skip[k] = (unsigned char)input_trusted(b, k);
+    int rc = icstr_lookalikes_correct(m, b->lm, b->latents, n, &b->reading.lookalike_params, skip, texts,
+                                      ICSTR_TEXT_CAP, confidence, NULL);
+    free(skip);
+    return rc;
+}
+
 /* Reads n inputs (with the pool's prompts, lexicon and glyphs when a pool is set; the joint
  * reading with dp->ctc_weight > 0). */
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
@@ -420,6 +432,7 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!rc && b->reading.lexicon)
         rc = icstr_pool_lexicon_correct(&b->lexicon, m, b->latents, n, &b->reading.lexicon_params, texts,
                                         ICSTR_TEXT_CAP, confidence, NULL);
+    if (!rc && !joint) rc = correct_lookalikes(b, m, n, texts, confidence);
     if (rc || !joint) return rc;
     /* the joint reading; a crop the pool holds itself keeps the reading its record gave it */
     int T = icstr_model_ctc_frame_count(m), V = icstr_model_vocab(m).n_chars + 1;
@@ -434,8 +447,9 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
                             b->ctc_logp + (size_t)k * T * V, R > 0 ? b->glyph_ids + (size_t)k * R : NULL, found,
                             b->glyph_scratch);
     }
-    return icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, p, b->ctc_skip, texts, ICSTR_TEXT_CAP,
-                                 confidence, NULL);
+    rc = icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, p, b->ctc_skip, texts, ICSTR_TEXT_CAP, confidence,
+                               NULL);
+    return rc ? rc : correct_lookalikes(b, m, n, texts, confidence);
 }
 
 /* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces;

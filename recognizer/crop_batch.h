@@ -10,6 +10,7 @@
 #include "pool_glyphs.h"
 #include "pool_knn.h"
 #include "pool_lm.h"
+#include "lookalikes.h"
 #include "pool_lexicon.h"
 
 /* How crops are read with a prompt pool (icstr_crop_batch_set_pool). */
@@ -44,6 +45,9 @@ typedef struct {
     float lm_weight;         /* its weight (default 0.2, chosen on the domains' pool sides), for
                                 a pool of ICSTR_LM_FULL_LABELS labels or more; a smaller pool's
                                 model gets that share of it (10 labels: a fifth) */
+    int lookalikes;          /* 1 (with lm): the lookalikes of each finished reading re-decided by the
+                                whole text's decoder and character-model scores (lookalikes.h) */
+    icstr_lookalike_params lookalike_params;
     int views;               /* 1 (default): each crop is read under the pool's view; V > 1: also
                                 under the pool's first V - 1 alternate views (icstr_pool_alternates,
                                 as many as it has), the same reading each time, and the readings

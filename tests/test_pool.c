@@ -13,6 +13,7 @@
 #include "pool_internal.h"
 
 #include <ftw.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1041,6 +1042,40 @@ static void test_pool_lm(icstr_model *A) {
     CHECK_NEAR(cb.lm_weight, 500.0 * NP / ICSTR_LM_FULL_LABELS, 1e-3); /* a small pool's share */
     CHECK_MSG(lm_right == NP && plain_right < NP, "%d of %d crops read the pool's label with the model (plain %d)",
               lm_right, NP, plain_right);
+    /* --lookalikes: the batch's last step, the same as icstr_lookalikes_correct on its readings
+       (the plain ones: the model with weight 0 in decoding) */
+    rd.lm_weight = 0.0f;
+    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    char *before[NP];
+    float before_c[NP];
+    for (int i = 0; i < NP; i++) before[i] = strdup(cb.texts[i]), before_c[i] = cb.confidence[i];
+    /* records labelled as the readings with their digits written as lookalike letters: the
+       pool's character model then has something to say about them */
+    char twins[NP][8];
+    unsigned char *twin_png[NP];
+    icstr_pool_item twin_items[NP];
+    for (int i = 0; i < NP; i++) {
+        snprintf(twins[i], sizeof twins[i], "%s", before[i]);
+        for (char *c = twins[i]; *c; c++)
+            if (isdigit((unsigned char)*c) && *icstr_lookalikes_of(*c)) *c = icstr_lookalikes_of(*c)[0];
+        twin_png[i] = draw_crop(twins[i], 900 + (uint64_t)i, &len[i]);
+        twin_items[i] = (icstr_pool_item){twin_png[i], len[i], twins[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, twin_items, NP, "twins", NULL) == ICSTR_OK);
+    for (int i = 0; i < NP; i++) free(twin_png[i]);
+    rd.lookalikes = 1;
+    rd.lookalike_params.weight = 50.0f;
+    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    int changed = -1;
+    CHECK(icstr_lookalikes_correct(A, cb.lm, cb.latents, NP, &rd.lookalike_params, NULL, before, ICSTR_TEXT_CAP,
+                                   before_c, &changed) == ICSTR_OK);
+    CHECK_MSG(changed > 0, "no reading has a lookalike the pool's model changes: %s", cb.texts[0]);
+    for (int i = 0; i < NP; i++) {
+        CHECK_MSG(!strcmp(cb.texts[i], before[i]) && cb.confidence[i] == before_c[i], "crop %d: '%s', alone '%s'", i,
+                  cb.texts[i], before[i]);
+        free(before[i]);
+    }
+    rd.lookalikes = 0;
     refuse_beam_and_free(&cb, pool, A, dp, png, NP);
 }
 

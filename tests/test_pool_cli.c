@@ -224,6 +224,15 @@ int main(void) {
         free(plain);
     }
     CHECK_MSG(run("eval --data set --model a.safetensors --pool P --lm --json") == 0, "%s", err);
+    /* --lookalikes: needs --lm (and so a pool), a weight >= 0 */
+    CHECK(run("eval --data set --model a.safetensors --pool P --lookalikes") == 2 && strstr(err, "needs --lm"));
+    CHECK(run("recognize --model a.safetensors --lookalikes single.png") == 2 && strstr(err, "need --pool"));
+    CHECK(run("eval --data set --model a.safetensors --pool P --lm --lookalikes --lookalike-weight -1") == 2 &&
+          strstr(err, "--lookalike-weight"));
+    CHECK_MSG(run("eval --data set --model a.safetensors --pool P --lm --lookalikes --json") == 0 &&
+                  strstr(out, "\"accuracy\""),
+              "%s", err);
+    CHECK(run("recognize --help") == 0 && strstr(out, "--lookalikes"));
     /* compare-plain is the default; --no-compare-plain drops kept_plain; --trust-similarity range */
     CHECK_MSG(run("recognize --model a.safetensors --pool P --json set") == 0, "%s", err);
     CHECK_MSG(count(out, "\"kept_plain\": ") == 8, "%s", out);
