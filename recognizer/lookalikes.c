@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* digit -> its lookalike letters (lower case); the letters' lookalikes are read off it backwards */
+/* digit -> its lookalike letters (lower case), and letter -> its lookalike digits: the same pairs
+ * read both ways (test_lookalikes checks that they are) */
 static const char *const digit_lookalikes[10] = {"odqc", "il", "z", "", "a", "s", "gb", "t", "b", "gq"};
+static const char *const letter_lookalikes[26] = {
+    "4", "68", "0", "0", "", "", "69", "", "1", "", "", "1", "",  /* a..m */
+    "", "0", "", "09", "", "5", "7", "", "", "", "", "", "2", /* n..z */
+};
 
 /* the swaps of one reading scored at most, per round */
 #define MAX_SWAPS 64
@@ -22,19 +27,8 @@ icstr_lookalike_params icstr_lookalike_default_params(void) {
 }
 
 const char *icstr_lookalikes_of(char c) {
-    static char letters[26][11];
-    static int made;
-    if (!made) { /* idempotent: racing threads write the same bytes */
-        for (int d = 0; d < 10; d++)
-            for (const char *s = digit_lookalikes[d]; *s; s++) {
-                char *out = letters[*s - 'a'];
-                size_t n = strlen(out);
-                out[n] = (char)('0' + d), out[n + 1] = 0;
-            }
-        made = 1;
-    }
     if (c >= '0' && c <= '9') return digit_lookalikes[c - '0'];
-    if (isascii((unsigned char)c) && isalpha((unsigned char)c)) return letters[tolower((unsigned char)c) - 'a'];
+    if (isascii((unsigned char)c) && isalpha((unsigned char)c)) return letter_lookalikes[tolower((unsigned char)c) - 'a'];
     return "";
 }
 
@@ -69,7 +63,7 @@ static int class_of(char c) {
  * include that class and not the other: "106.1C" -> "106.10", "Take0ut" -> "TakeOut", but not
  * "SH01" -> "SHO1", "9556" -> "G556" or a lone "7" -> "T" (no context to go by). */
 static int fits(const char *text, size_t from, size_t to, int cls) {
-    int left = from > 0 ? class_of(text[from - 1]) : 0, right = text[to] ? class_of(text[to + 1]) : 0;
+    int left = from > 0 ? class_of(text[from - 1]) : 0, right = class_of(text[to + 1]); /* NUL: none */
     if ((left && left != cls) || (right && right != cls)) return 0;
     return left == cls || right == cls;
 }
