@@ -412,8 +412,29 @@ static int correct_lookalikes(icstr_crop_batch *b, icstr_model *m, int n, char *
     return rc;
 }
 
+/* The joint reading of n inputs already read (dp->ctc_weight > 0), the CTC frames mixed with the
+ * pool's glyphs first with --glyphs; a crop the pool holds itself keeps the reading its record
+ * gave it. */
+static int joint_reading(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p, int n, char **texts,
+                         float *confidence) {
+    int T = icstr_model_ctc_frame_count(m), V = icstr_model_vocab(m).n_chars + 1;
+    int E = icstr_model_get_config(m)->enc_dim, R = b->reading.glyph_params.records, found = 0, rc;
+    if (b->reading.glyphs && R > 0 &&
+        (rc = icstr_pool_search(b->pool, b->embeddings, n, R, b->glyph_ids, b->glyph_scores, &found)))
+        return rc;
+    for (int k = 0; k < n; k++) {
+        b->ctc_skip[k] = (unsigned char)input_trusted(b, k);
+        if (b->reading.glyphs && !b->ctc_skip[k])
+            icstr_glyph_mix(&b->glyphs, &b->reading.glyph_params, T, b->ctc_feat + (size_t)k * T * E,
+                            b->ctc_logp + (size_t)k * T * V, R > 0 ? b->glyph_ids + (size_t)k * R : NULL, found,
+                            b->glyph_scratch);
+    }
+    return icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, p, b->ctc_skip, texts, ICSTR_TEXT_CAP, confidence,
+                                 NULL);
+}
+
 /* Reads n inputs (with the pool's prompts, lexicon and glyphs when a pool is set; the joint
- * reading with dp->ctc_weight > 0). */
+ * reading with dp->ctc_weight > 0; the lookalikes last). */
 static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
                        char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
@@ -432,24 +453,9 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!rc && b->reading.lexicon)
         rc = icstr_pool_lexicon_correct(&b->lexicon, m, b->latents, n, &b->reading.lexicon_params, texts,
                                         ICSTR_TEXT_CAP, confidence, NULL);
-    if (!rc && !joint) rc = correct_lookalikes(b, m, n, texts, confidence);
-    if (rc || !joint) return rc;
-    /* the joint reading; a crop the pool holds itself keeps the reading its record gave it */
-    int T = icstr_model_ctc_frame_count(m), V = icstr_model_vocab(m).n_chars + 1;
-    int E = icstr_model_get_config(m)->enc_dim, R = b->reading.glyph_params.records, found = 0;
-    if (b->reading.glyphs && R > 0 &&
-        (rc = icstr_pool_search(b->pool, b->embeddings, n, R, b->glyph_ids, b->glyph_scores, &found)))
-        return rc;
-    for (int k = 0; k < n; k++) {
-        b->ctc_skip[k] = (unsigned char)input_trusted(b, k);
-        if (b->reading.glyphs && !b->ctc_skip[k])
-            icstr_glyph_mix(&b->glyphs, &b->reading.glyph_params, T, b->ctc_feat + (size_t)k * T * E,
-                            b->ctc_logp + (size_t)k * T * V, R > 0 ? b->glyph_ids + (size_t)k * R : NULL, found,
-                            b->glyph_scratch);
-    }
-    rc = icstr_model_ctc_joint(m, b->latents, b->ctc_logp, n, p, b->ctc_skip, texts, ICSTR_TEXT_CAP, confidence,
-                               NULL);
-    return rc ? rc : correct_lookalikes(b, m, n, texts, confidence);
+    if (!rc && joint) rc = joint_reading(b, m, p, n, texts, confidence);
+    if (!rc) rc = correct_lookalikes(b, m, n, texts, confidence);
+    return rc;
 }
 
 /* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces;

@@ -32,16 +32,20 @@ const char *icstr_lookalikes_of(char c) {
     return "";
 }
 
+/* 1 for an ASCII letter, 2 for a digit, 0 for anything else */
+static int class_of(char c) {
+    return !isascii((unsigned char)c) ? 0 : isalpha((unsigned char)c) ? 1 : isdigit((unsigned char)c) ? 2 : 0;
+}
+
 /* A letter put in for a digit takes the case of the nearest letter of the text, left first
  * (upper case in a text of none). */
 static char letter_case(const char *text, size_t at, char lower) {
-    for (size_t k = at; k-- > 0;)
-        if (isascii((unsigned char)text[k]) && isalpha((unsigned char)text[k]))
-            return islower((unsigned char)text[k]) ? lower : (char)toupper((unsigned char)lower);
-    for (size_t k = at + 1; text[k]; k++)
-        if (isascii((unsigned char)text[k]) && isalpha((unsigned char)text[k]))
-            return islower((unsigned char)text[k]) ? lower : (char)toupper((unsigned char)lower);
-    return (char)toupper((unsigned char)lower);
+    const char *near = NULL;
+    for (size_t k = at; k-- > 0 && !near;)
+        if (class_of(text[k]) == 1) near = text + k;
+    for (size_t k = at + 1; !near && text[k]; k++)
+        if (class_of(text[k]) == 1) near = text + k;
+    return near && islower((unsigned char)*near) ? lower : (char)toupper((unsigned char)lower);
 }
 
 typedef struct {
@@ -52,11 +56,6 @@ typedef struct {
 
 static char put_for(const char *text, size_t at, char lookalike) {
     return isdigit((unsigned char)lookalike) ? lookalike : letter_case(text, at, lookalike);
-}
-
-/* 1 for an ASCII letter, 2 for a digit, 0 for anything else */
-static int class_of(char c) {
-    return !isascii((unsigned char)c) ? 0 : isalpha((unsigned char)c) ? 1 : isdigit((unsigned char)c) ? 2 : 0;
 }
 
 /* A swap of the bytes from..to (one or two) into class cls fits when the bytes around them
