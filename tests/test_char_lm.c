@@ -12,6 +12,7 @@
  *    heavy weight makes every crop read the one label the model was given, with the decoder's own confidence
  *    (icstr_model_score); beam search with a model and a negative weight are refused. */
 #include "char_lm.h"
+#include "char_lm_fixtures.h"
 #include "check.h"
 #include "tiny_pool_model.h"
 
@@ -101,15 +102,7 @@ static int tok_of(icstr_model *m, char ch) {
 
 static icstr_char_lm *lm_of(icstr_model *m, const char **labels, int n, int order, int class_order) {
     icstr_char_lm_params p = {order, class_order};
-    icstr_char_lm *lm = NULL;
-    CHECK(icstr_char_lm_create(m, &p, &lm) == ICSTR_OK);
-    for (int i = 0; i < n && lm; i++) {
-        int tok[CAP], len;
-        CHECK(icstr_model_encode_label(m, labels[i], tok, &len) == ICSTR_OK);
-        CHECK(icstr_char_lm_add(lm, tok, len) == ICSTR_OK);
-    }
-    CHECK(lm && icstr_char_lm_labels(lm) == n);
-    return lm;
+    return char_lm_of_labels(m, &p, labels, n);
 }
 
 static void next_of(icstr_model *m, const icstr_char_lm *lm, const char *hist, double *lp) {
@@ -213,12 +206,7 @@ static void decode(icstr_model *m, const float *lat, const icstr_decode_params *
 static void test_fusion(icstr_model *m) {
     const icstr_model_config *c = icstr_model_get_config(m);
     size_t per = (size_t)c->latents * c->dec_dim;
-    float *lat = malloc(NQ * per * sizeof *lat);
-    uint64_t s = 7;
-    for (size_t i = 0; i < NQ * per; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        lat[i] = (float)((s >> 40) & 0xFFFF) / 32768.0f - 1.0f;
-    }
+    float *lat = random_latents(m, NQ, 7);
     static const char *one[] = {"q7x", "q7x", "q7x"};
     icstr_char_lm *lm = lm_of(m, one, 3, 3, 5);
     char plain[NQ][CAP], fused[NQ][CAP];

@@ -11,6 +11,7 @@
  *  - a heavy weight on a model of prices turns "12.0C" into "12.00" and a letter put in for a
  *    digit takes its neighbours' case; skipped readings, readings the model cannot write, no
  *    model, and bad parameters. */
+#include "char_lm_fixtures.h"
 #include "check.h"
 #include "lookalikes.h"
 #include "tiny_pool_model.h"
@@ -141,25 +142,7 @@ enum { NR = sizeof READINGS / sizeof READINGS[0] };
 
 static icstr_char_lm *lm_of(icstr_model *m, const char **labels, int n) {
     icstr_char_lm_params p = icstr_char_lm_default_params();
-    icstr_char_lm *lm = NULL;
-    CHECK(icstr_char_lm_create(m, &p, &lm) == ICSTR_OK);
-    for (int i = 0; i < n && lm; i++) {
-        int tok[CAP], len;
-        CHECK(icstr_model_encode_label(m, labels[i], tok, &len) == ICSTR_OK);
-        CHECK(icstr_char_lm_add(lm, tok, len) == ICSTR_OK);
-    }
-    return lm;
-}
-
-static float *random_latents(icstr_model *m, int n, uint64_t s) {
-    const icstr_model_config *c = icstr_model_get_config(m);
-    size_t count = (size_t)n * c->latents * c->dec_dim;
-    float *lat = malloc(count * sizeof *lat);
-    for (size_t i = 0; i < count; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        lat[i] = (float)((s >> 40) & 0xFFFF) / 32768.0f - 1.0f;
-    }
-    return lat;
+    return char_lm_of_labels(m, &p, labels, n);
 }
 
 static void test_against_reference(icstr_model *m) {
