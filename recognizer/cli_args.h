@@ -38,8 +38,9 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       the longer length; default 0.5) of some labels becomes the label the\n" \
     "                       model finds likeliest for the crop (either case), if its log-\n"       \
     "                       probability is at most --lexicon-margin (default 4) below the\n"       \
-    "                       reading's: \"Toial\" becomes the pool's \"TOTAL :\". For a domain that\n" \
-    "                       repeats its text (receipts); a pool of hard samples reads worse with it\n" \
+    "                       reading's: \"Toial\" becomes the pool's \"TOTAL :\" (a reading with no\n" \
+    "                       letter, \"18.00\", stays). For a domain that repeats its text\n"      \
+    "                       (receipts); a pool of hard samples reads worse with it\n"            \
     "  --knn                with --pool: the pool is also a datastore of the decoder's states: each\n" \
     "                       record's latents read with its label give one entry per character;\n"  \
     "                       at every step the --knn-k (default 8) entries nearest the decoder's\n"  \
@@ -70,9 +71,11 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       the model's\n"                                                          \
     "  --lookalikes         with --lm: then each letter or digit of a reading that has a lookalike\n" \
     "                       of the other class (0/O/D/Q/C, 1/I/L, 2/Z, 4/A, 5/S, 6/G/B, 7/T, 8/B,\n" \
-    "                       9/G/Q) may become it: a swap stays when log p_model (no prompts) +\n" \
-    "                       --lookalike-weight (default 1) log p_lm of the whole new text beats\n" \
-    "                       the reading's (\"106.1C\" -> \"106.10\"); up to 3 swaps a reading\n"      \
+    "                       9/G/Q) may become it where its neighbours are of the class it turns\n" \
+    "                       into (or it is the whole line: a lone \"i\"): a swap stays when log\n" \
+    "                       p_model (no prompts) + --lookalike-weight (default 1) log p_lm of the\n" \
+    "                       whole new text beats the reading's (\"106.1C\" -> \"106.10\"); up to 3\n" \
+    "                       swaps a reading\n"                                                        \
     "  --views V            with --pool: read each crop under the pool's view and under its first\n" \
     "                       V - 1 alternate views too (icstr pool view --auto ranks them on the\n"  \
     "                       pool's records; at most 9), the same reading each time, and keep the\n" \

@@ -109,11 +109,13 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     free(b->piece_first);
     free(b->piece_count);
     free(b->in_first);
+    free(b->in_piece);
     free(b->pieces_won);
     free(b->pieces_only);
     b->pieces_won = b->pieces_only = NULL;
     b->pieces = b->inputs = b->in_confidence = NULL;
     b->in_texts = NULL;
+    b->in_piece = NULL;
     b->piece_first = b->piece_count = b->in_first = NULL;
     b->n_pieces = 0;
     memset(&b->split, 0, sizeof b->split);
@@ -126,10 +128,11 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     b->piece_first = calloc((size_t)b->cap, sizeof(int));
     b->piece_count = calloc((size_t)b->cap, sizeof(int));
     b->in_first = calloc((size_t)b->cap, sizeof(int));
+    b->in_piece = calloc((size_t)b->in_cap, 1);
     b->pieces_won = calloc((size_t)b->cap, 1);
     b->pieces_only = calloc((size_t)b->cap, 1);
     int ok = b->pieces && b->inputs && b->in_texts && b->in_confidence && b->piece_first && b->piece_count &&
-             b->in_first && b->pieces_won && b->pieces_only;
+             b->in_first && b->in_piece && b->pieces_won && b->pieces_only;
     for (int i = 0; ok && i < b->in_cap; i++) ok = (b->in_texts[i] = malloc(ICSTR_TEXT_CAP)) != NULL;
     if (!ok) {
         icstr_crop_batch_set_split(b, NULL);
@@ -400,15 +403,19 @@ static int alloc_joint(icstr_crop_batch *b, icstr_model *m) {
     return icstr_fail(ICSTR_ERR_NOMEM, "crop batch: CTC frames of %d inputs", b->in_cap);
 }
 
-/* --lookalikes: the last word on n readings; a crop the pool holds itself keeps its reading */
-static int correct_lookalikes(icstr_crop_batch *b, icstr_model *m, int n, char **texts, float *confidence) {
+/* --lookalikes: the last word on n readings (piece: 1 where an input is a piece of a crop; NULL:
+ * none is); a crop the pool holds itself keeps its reading */
+static int correct_lookalikes(icstr_crop_batch *b, icstr_model *m, const unsigned char *piece, int n, char **texts,
+                              float *confidence) {
     if (!b->reading.lookalikes || !b->lm) return ICSTR_OK;
-    unsigned char *skip = malloc((size_t)n);
-    if (!skip) return icstr_fail(ICSTR_ERR_NOMEM, "lookalikes: %d readings", n);
-    for (int k = 0; k < n; k++) skip[k] = (unsigned char)input_trusted(b, k);
-    int rc = icstr_lookalikes_correct(m, b->lm, b->latents, n, &b->reading.lookalike_params, skip, texts,
+    unsigned char *flags = malloc((size_t)n);
+    if (!flags) return icstr_fail(ICSTR_ERR_NOMEM, "lookalikes: %d readings", n);
+    for (int k = 0; k < n; k++)
+        flags[k] = (unsigned char)((input_trusted(b, k) ? ICSTR_LOOKALIKE_KEEP : 0) |
+                                   (piece && piece[k] ? ICSTR_LOOKALIKE_PIECE : 0));
+    int rc = icstr_lookalikes_correct(m, b->lm, b->latents, n, &b->reading.lookalike_params, flags, texts,
                                       ICSTR_TEXT_CAP, confidence, NULL);
-    free(skip);
+    free(flags);
     return rc;
 }
 
@@ -433,10 +440,10 @@ static int joint_reading(icstr_crop_batch *b, icstr_model *m, const icstr_decode
                                  NULL);
 }
 
-/* Reads n inputs (with the pool's prompts, lexicon and glyphs when a pool is set; the joint
- * reading with dp->ctc_weight > 0; the lookalikes last). */
-static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs, int n,
-                       char **texts, float *confidence) {
+/* Reads n inputs (with the pool's prompts and glyphs when a pool is set; the joint reading with
+ * dp->ctc_weight > 0; then the lexicon; the lookalikes last). */
+static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *dp, const float *inputs,
+                       const unsigned char *piece, int n, char **texts, float *confidence) {
     if (!b->pool) return icstr_model_recognize(m, inputs, n, dp, texts, ICSTR_TEXT_CAP, confidence);
     icstr_decode_params with_pool = *dp;
     if (b->reading.knn) with_pool.knn = &b->knn.knn;
@@ -450,11 +457,11 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     if (!rc) trim_trusted(b, n);
     if (!rc) rc = icstr_model_decode(m, b->latents, n, b->read_ctx, p, texts, ICSTR_TEXT_CAP, confidence);
     if (!rc && b->reading.compare_plain) rc = keep_surer_plain(b, m, p, n, texts, confidence);
-    if (!rc && b->reading.lexicon)
+    if (!rc && joint) rc = joint_reading(b, m, p, n, texts, confidence);
+    if (!rc && b->reading.lexicon) /* after the joint reading, which would undo a label it put in */
         rc = icstr_pool_lexicon_correct(&b->lexicon, m, b->latents, n, &b->reading.lexicon_params, texts,
                                         ICSTR_TEXT_CAP, confidence, NULL);
-    if (!rc && joint) rc = joint_reading(b, m, p, n, texts, confidence);
-    if (!rc) rc = correct_lookalikes(b, m, n, texts, confidence);
+    if (!rc) rc = correct_lookalikes(b, m, piece, n, texts, confidence);
     return rc;
 }
 
@@ -522,21 +529,24 @@ int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
 
 /* The reading under the pool's view (the whole crops and the pieces of the long ones). */
 static int recognize_view(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
-    if (!b->n_pieces) return read_inputs(b, m, p, b->images, b->n_ok, b->texts, b->confidence);
+    if (!b->n_pieces) return read_inputs(b, m, p, b->images, NULL, b->n_ok, b->texts, b->confidence);
     /* some crop was split: the model reads every crop whole (but those too wide for it) and, after
      * a split one, its pieces */
     size_t img = (size_t)3 * b->H * b->W;
     int n_in = 0;
     for (int k = 0; k < b->n_ok; k++) {
         b->in_first[k] = n_in;
-        if (reads_whole(b, k))
+        if (reads_whole(b, k)) {
+            b->in_piece[n_in] = 0;
             memcpy(b->inputs + (size_t)n_in++ * img, b->images + (size_t)k * img, img * sizeof(float));
+        }
         int count = b->piece_count[k];
         memcpy(b->inputs + (size_t)n_in * img, b->pieces + (size_t)b->piece_first[k] * img,
                (size_t)count * img * sizeof(float));
+        memset(b->in_piece + n_in, 1, (size_t)count);
         n_in += count;
     }
-    int rc = read_inputs(b, m, p, b->inputs, n_in, b->in_texts, b->in_confidence);
+    int rc = read_inputs(b, m, p, b->inputs, b->in_piece, n_in, b->in_texts, b->in_confidence);
     for (int k = 0; k < b->n_ok && !rc; k++) {
         int whole = b->in_first[k], count = b->piece_count[k], has_whole = reads_whole(b, k);
         b->pieces_won[k] = 0;
@@ -575,7 +585,7 @@ int icstr_crop_batch_recognize(icstr_crop_batch *b, icstr_model *m, const icstr_
     size_t img = (size_t)3 * b->H * b->W;
     int rc = ICSTR_OK;
     for (int v = 0; v < b->n_alt && !rc; v++)
-        rc = read_inputs(b, m, p, b->alt_images + (size_t)v * b->cap * img, b->n_ok, b->alt_texts + (size_t)v * b->cap,
+        rc = read_inputs(b, m, p, b->alt_images + (size_t)v * b->cap * img, NULL, b->n_ok, b->alt_texts + (size_t)v * b->cap,
                          b->alt_confidence + (size_t)v * b->cap);
     if (!rc) rc = recognize_view(b, m, p);
     if (rc || !b->n_alt) return rc;

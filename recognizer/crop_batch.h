@@ -126,6 +126,7 @@ typedef struct {
     int *piece_first, *piece_count; /* (cap) per crop that decoded: its pieces (count 0: whole) */
     float *inputs;                  /* (cap + piece_cap, 3, H, W) assembled when some crop was split */
     int *in_first;                  /* (cap) per crop that decoded: its first input (the whole crop) */
+    unsigned char *in_piece;        /* (in_cap) 1 where the input is a piece of a crop */
     unsigned char *pieces_won;      /* (cap) 1 where the pieces' reading stayed */
     unsigned char *pieces_only;     /* (cap) 1 where the crop is too wide to be read whole
                                        (split.whole_aspect): its pieces' reading is taken, but

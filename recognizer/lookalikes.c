@@ -60,8 +60,11 @@ static char put_for(const char *text, size_t at, char lookalike) {
 
 /* A swap of the bytes from..to (one or two) into class cls fits when the bytes around them
  * include that class and not the other: "106.1C" -> "106.10", "Take0ut" -> "TakeOut", but not
- * "SH01" -> "SHO1", "9556" -> "G556" or a lone "7" -> "T" (no context to go by). */
-static int fits(const char *text, size_t from, size_t to, int cls) {
+ * "SH01" -> "SHO1", "9556" -> "G556" or "7 DAYS" -> "T DAYS" (no context to go by); or when they
+ * are the whole text of a whole reading (whole): a lone "i" -> "1", judged by the character
+ * model from the text's start and end. */
+static int fits(const char *text, size_t from, size_t to, int cls, int whole) {
+    if (whole && from == 0 && !text[to + 1]) return 1;
     int left = from > 0 ? class_of(text[from - 1]) : 0, right = class_of(text[to + 1]); /* NUL: none */
     if ((left && left != cls) || (right && right != cls)) return 0;
     return left == cls || right == cls;
@@ -70,15 +73,15 @@ static int fits(const char *text, size_t from, size_t to, int cls) {
 /* The swaps of text that fit their neighbours: every byte with lookalikes into each of them,
  * and every two neighbouring bytes with lookalikes into the same class at once (a reading's "1o"
  * in "Down1oad" is one step from neither "lo" nor "10" being better alone); at most cap. */
-static int list_swaps(const char *text, int reading, swap *out, int cap) {
+static int list_swaps(const char *text, int reading, int whole, swap *out, int cap) {
     int k = 0;
     for (size_t j = 0; text[j] && k < cap; j++) {
         const char *a = icstr_lookalikes_of(text[j]), *b = icstr_lookalikes_of(text[j + 1]);
         if (!*a) continue;
         int cls = class_of(*a); /* every lookalike of a byte is of the other class */
-        if (fits(text, j, j, cls))
+        if (fits(text, j, j, cls, whole))
             for (const char *s = a; *s && k < cap; s++) out[k++] = (swap){reading, (int)j, {put_for(text, j, *s), 0}};
-        if (!*b || class_of(*b) != cls || !fits(text, j, j + 1, cls)) continue;
+        if (!*b || class_of(*b) != cls || !fits(text, j, j + 1, cls, whole)) continue;
         for (const char *s = a; *s && k < cap; s++)
             for (const char *t = b; *t && k < cap; t++)
                 out[k++] = (swap){reading, (int)j, {put_for(text, j, *s), put_for(text, j + 1, *t)}};
@@ -92,7 +95,7 @@ static void apply_swap(char *text, const swap *s) {
 }
 
 int icstr_lookalikes_correct(icstr_model *m, const icstr_char_lm *lm, const float *latents, int n,
-                             const icstr_lookalike_params *p, const unsigned char *skip, char **texts, int cap,
+                             const icstr_lookalike_params *p, const unsigned char *flags, char **texts, int cap,
                              float *confidence, int *changed) {
     if (changed) *changed = 0;
     if (p->rounds < 1 || p->rounds > 16 || !(p->weight >= 0.0f))
@@ -112,13 +115,13 @@ int icstr_lookalikes_correct(icstr_model *m, const icstr_char_lm *lm, const floa
     int rc = ICSTR_OK;
     if (!sw || !tok || !len || !lp || !total || !own || !active || !moved || !ever || !lat || !text)
         rc = icstr_fail(ICSTR_ERR_NOMEM, "lookalikes: %d readings", n);
-    for (int i = 0; i < n && !rc; i++) active[i] = !(skip && skip[i]);
+    for (int i = 0; i < n && !rc; i++) active[i] = !(flags && (flags[i] & ICSTR_LOOKALIKE_KEEP));
     for (int round = 0; round < p->rounds && !rc; round++) {
         int q = 0;
         for (int i = 0; i < n; i++) {
             if (!active[i]) continue;
             if (round == 0) sw[q++] = (swap){i, -1, {0, 0}}; /* the reading's own score, once */
-            q += list_swaps(texts[i], i, sw + q, MAX_SWAPS);
+            q += list_swaps(texts[i], i, !(flags && (flags[i] & ICSTR_LOOKALIKE_PIECE)), sw + q, MAX_SWAPS);
         }
         /* encode each text; one the model cannot write drops out (its reading stays) */
         int kept = 0;

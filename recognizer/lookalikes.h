@@ -24,15 +24,26 @@ icstr_lookalike_params icstr_lookalike_default_params(void);
  * "" when it has none: '0' -> "odqc", 'o' -> "0". */
 const char *icstr_lookalikes_of(char c);
 
+/* What a reading is, for icstr_lookalikes_correct (flags, or-ed) */
+enum {
+    ICSTR_LOOKALIKE_KEEP = 1,  /* the reading stays as it is */
+    ICSTR_LOOKALIKE_PIECE = 2, /* it is a piece of a longer line: a lone character in it has no
+                                  start or end of text around it to go by */
+};
+
 /* Re-decides the lookalikes of n readings (texts, cap bytes each; confidence) of the crops with
- * these latents (n, M, dec_dim) in place, against the character model lm; readings with skip[i]
- * set (skip may be NULL), and readings the model cannot encode, keep theirs. A changed reading's
+ * these latents (n, M, dec_dim) in place, against the character model lm; readings with
+ * ICSTR_LOOKALIKE_KEEP in flags[i] (flags may be NULL: every reading whole, none kept), and
+ * readings the model cannot encode, keep theirs. A swap must fit its neighbours: the bytes either
+ * side of it include the class it turns into and not the other ("106.1C" -> "106.10"), or it is
+ * the whole text of a whole reading (a lone "i" -> "1": the character model knows how often a
+ * line is a lone digit), not of a piece. A changed reading's
  * confidence is multiplied by the ratio of the decoder's probabilities of the new text and the old
  * (at most 1). *changed (may be NULL) counts the changed readings.
  * Errors: ICSTR_ERR_ARG (rounds outside [1, 16], a negative weight), ICSTR_ERR_NOMEM, those of
  * icstr_model_score. */
 int icstr_lookalikes_correct(icstr_model *m, const icstr_char_lm *lm, const float *latents, int n,
-                             const icstr_lookalike_params *p, const unsigned char *skip, char **texts, int cap,
+                             const icstr_lookalike_params *p, const unsigned char *flags, char **texts, int cap,
                              float *confidence, int *changed);
 
 #endif

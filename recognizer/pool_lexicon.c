@@ -77,6 +77,13 @@ int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx) {
     return rc;
 }
 
+/* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */
+static int has_letter(const char *clean, int n) {
+    for (int i = 0; i < n; i++)
+        if (clean[i] >= 'a' && clean[i] <= 'z') return 1;
+    return 0;
+}
+
 /* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
  * (the lengths alone say so). */
 static double ned(const char *a, int na, const char *b, int nb, double max_ned) {
@@ -107,7 +114,7 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
     for (int i = 0; i < n && !rc; i++) {
         first[i] = q;
         int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), k = 0, known = 0;
-        if (nc <= 0) continue;
+        if (nc <= 0 || !has_letter(clean, nc)) continue;
         for (int j = 0; j < lx->n && !known; j++) {
             if (lx->clean_len[j] == nc && !strcmp(lx->clean[j], clean)) known = 1; /* a label already */
             double d = ned(clean, nc, lx->clean[j], lx->clean_len[j], p->max_ned);

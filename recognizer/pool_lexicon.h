@@ -2,7 +2,9 @@
  * distance of some pool labels is replaced by the one the model itself finds likely enough: each
  * candidate is scored on the crop with icstr_model_score (no prompts), and the best stays when
  * its log-probability is at most `margin` below the reading's. A pool of receipt lines then
- * reads "Toial" as the "TOTAL :" it holds, which a prompt alone does not make the model do. */
+ * reads "Toial" as the "TOTAL :" it holds, which a prompt alone does not make the model do.
+ * A reading with no letter ("18.00", "2016") is left as it is: amounts, dates and codes are no
+ * closed vocabulary, and a pool's "1.00" is as near "18.00" as its "TOTAL" is near "Toial". */
 #ifndef ICSTR_POOL_LEXICON_H
 #define ICSTR_POOL_LEXICON_H
 

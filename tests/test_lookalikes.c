@@ -3,13 +3,15 @@
  *    other characters;
  *  - icstr_lookalikes_correct against a reference written here: every single swap and every swap
  *    of two neighbouring lookalikes of one class whose neighbours (the bytes either side) include
- *    the class it swaps into and not the other, each scored as icstr_model_score (either case) + weight x
+ *    the class it swaps into and not the other, or that is the whole text of a whole reading (not
+ *    of a piece of a line), each scored as icstr_model_score (either case) + weight x
  *    icstr_char_lm_score of the whole text, the best taken while it beats the reading, for several
  *    weights, round limits and readings; a changed reading's confidence is its own times the
  *    ratio of the decoder's probabilities of the new text and the old (at most 1), an unchanged
  *    one keeps its own; the changed count;
  *  - a heavy weight on a model of prices turns "12.0C" into "12.00" and a letter put in for a
- *    digit takes its neighbours' case; skipped readings, readings the model cannot write, no
+ *    digit takes its neighbours' case; a lone "i" of a whole reading becomes "1" on a model of
+ *    lines that are lone digits, the same "i" as a piece stays; skipped readings, readings the model cannot write, no
  *    model, and bad parameters. */
 #include "char_lm_fixtures.h"
 #include "check.h"
@@ -91,16 +93,18 @@ static int others(char c, char *out) {
 
 static int cls_of(char c) { return isalpha((unsigned char)c) ? 1 : isdigit((unsigned char)c) ? 2 : 0; }
 
-/* bytes from..to may become class cls: a neighbour of cls, none of the other class */
-static int context_ok(const char *text, int from, int to, int cls) {
+/* bytes from..to may become class cls: a neighbour of cls, none of the other class; or they are
+ * the whole text of a whole reading */
+static int context_ok(const char *text, int from, int to, int cls, int whole) {
     int n = (int)strlen(text);
+    if (whole && from == 0 && to == n - 1) return 1;
     int l = from > 0 ? cls_of(text[from - 1]) : 0, r = to + 1 < n ? cls_of(text[to + 1]) : 0;
     return (l == cls || r == cls) && (l == 0 || l == cls) && (r == 0 || r == cls);
 }
 
 /* the reading after the reference's swaps; *gain the decoder's log-probability of the new text
  * minus the old's when it changed */
-static int ref_correct(const scorer *sc, int rounds, char *text, double *gain) {
+static int ref_correct(const scorer *sc, int rounds, int whole, char *text, double *gain) {
     double cur, dec, first;
     if (!total(sc, text, &cur, &first)) return 0;
     int changed = 0;
@@ -111,12 +115,12 @@ static int ref_correct(const scorer *sc, int rounds, char *text, double *gain) {
         for (int j = 0; j < n; j++) {
             if (!others(text[j], a)) continue;
             int into = cls_of(a[0]);
-            for (char *s = a; *s && context_ok(text, j, j, into); s++) { /* alone */
+            for (char *s = a; *s && context_ok(text, j, j, into, whole); s++) { /* alone */
                 strcpy(cand, text);
                 cand[j] = cased(text, j, *s);
                 if (total(sc, cand, &t, &dec) && t > best_t) best_t = t, best_dec = dec, strcpy(best, cand);
             }
-            if (j + 1 >= n || !others(text[j + 1], b) || cls_of(b[0]) != into || !context_ok(text, j, j + 1, into))
+            if (j + 1 >= n || !others(text[j + 1], b) || cls_of(b[0]) != into || !context_ok(text, j, j + 1, into, whole))
                 continue;
             for (char *s = a; *s; s++) /* with its right neighbour */
                 for (char *u = b; *u; u++) {
@@ -137,7 +141,7 @@ static int ref_correct(const scorer *sc, int rounds, char *text, double *gain) {
 
 static const char *READINGS[] = {"12.0C", "TAKE0UT", "take0ut", "1o.5O", "abc", "....", "c0c0", "bO9",
                                  "zZ2.4a", "Q.q", "s5s5", "1ob", "a10", "9q.g", "SH01", "kO1k", "t0Ot", "M02S",
-                                 "AKE05"};
+                                 "AKE05", "7", "O", "zq", "i"};
 enum { NR = sizeof READINGS / sizeof READINGS[0] };
 
 static icstr_char_lm *lm_of(icstr_model *m, const char **labels, int n) {
@@ -154,24 +158,28 @@ static void test_against_reference(icstr_model *m) {
     static const float weights[] = {0.0f, 0.5f, 3.0f, 50.0f};
     static const int rounds[] = {1, 3, 16};
     int moved_any = 0;
+    unsigned char pieces[NR];
+    memset(pieces, ICSTR_LOOKALIKE_PIECE, sizeof pieces);
     for (int w = 0; w < 4; w++)
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < 6; r++) { /* each round limit for whole readings, then for pieces */
             char buf[NR][CAP], *texts[NR];
             float conf[NR];
+            int whole = r < 3;
             for (int i = 0; i < NR; i++) strcpy(buf[i], READINGS[i]), texts[i] = buf[i], conf[i] = 0.25f;
-            icstr_lookalike_params p = {weights[w], rounds[r]};
+            icstr_lookalike_params p = {weights[w], rounds[r % 3]};
             int changed = -1;
-            CHECK(icstr_lookalikes_correct(m, lm, lat, NR, &p, NULL, texts, CAP, conf, &changed) == ICSTR_OK);
+            CHECK(icstr_lookalikes_correct(m, lm, lat, NR, &p, whole ? NULL : pieces, texts, CAP, conf, &changed) ==
+                  ICSTR_OK);
             int want_changed = 0;
             for (int i = 0; i < NR; i++) {
                 scorer sc = {m, lm, lat + i * per, weights[w]};
                 char want[CAP];
                 double dec = 0;
                 strcpy(want, READINGS[i]);
-                int moved = ref_correct(&sc, rounds[r], want, &dec);
+                int moved = ref_correct(&sc, rounds[r % 3], whole, want, &dec);
                 want_changed += moved;
-                CHECK_MSG(!strcmp(buf[i], want), "weight %g rounds %d: '%s' -> '%s', reference '%s'",
-                          (double)weights[w], rounds[r], READINGS[i], buf[i], want);
+                CHECK_MSG(!strcmp(buf[i], want), "weight %g rounds %d%s: '%s' -> '%s', reference '%s'",
+                          (double)weights[w], rounds[r % 3], whole ? "" : " (pieces)", READINGS[i], buf[i], want);
                 double want_c = fmin(0.25 * exp(dec), 1.0);
                 if (moved) CHECK_NEAR(conf[i], want_c, 1e-5 * want_c);
                 else CHECK(conf[i] == 0.25f);
@@ -192,18 +200,29 @@ static void test_heavy_weight(icstr_model *m) {
     char buf[N][CAP] = {"12.0C", "TAKE0UT", "12.0C", "0.0.0", "TAKE0", "7", "AKE05"}, *texts[N];
     float conf[N];
     for (int i = 0; i < N; i++) texts[i] = buf[i], conf[i] = 0.5f;
-    unsigned char skip[N] = {0, 0, 1, 0, 0, 0, 0};
+    unsigned char flags[N] = {0, 0, ICSTR_LOOKALIKE_KEEP, 0, 0, ICSTR_LOOKALIKE_PIECE, 0};
     icstr_lookalike_params p = {50.0f, 3};
     int changed;
-    CHECK(icstr_lookalikes_correct(m, lm, lat, N, &p, skip, texts, CAP, conf, &changed) == ICSTR_OK);
+    CHECK(icstr_lookalikes_correct(m, lm, lat, N, &p, flags, texts, CAP, conf, &changed) == ICSTR_OK);
     CHECK_MSG(!strcmp(buf[0], "12.00"), "'12.0C' -> '%s'", buf[0]);
     CHECK_MSG(!strcmp(buf[1], "TAKEOUT"), "'TAKE0UT' -> '%s'", buf[1]);
     CHECK(!strcmp(buf[2], "12.0C") && conf[2] == 0.5f); /* skipped */
     CHECK(!strcmp(buf[3], "0.0.0") && conf[3] == 0.5f); /* no letter beside them */
     CHECK_MSG(!strcmp(buf[4], "TAKEO"), "'TAKE0' -> '%s'", buf[4]);
-    CHECK(!strcmp(buf[5], "7") && conf[5] == 0.5f); /* nothing beside it to go by */
+    CHECK(!strcmp(buf[5], "7") && conf[5] == 0.5f); /* a piece: nothing beside it to go by */
     CHECK_MSG(!strcmp(buf[6], "AKE05"), "'AKE05' -> '%s'", buf[6]); /* a letter and a digit beside it */
-    CHECK(changed == 3);
+    CHECK_MSG(changed == 3, "changed %d", changed);
+    { /* lines that are a lone digit: a whole reading's lone "i" becomes "1", a piece's stays */
+        static const char *qty[] = {"1", "1", "2", "1", "TOTAL"};
+        icstr_char_lm *lq = lm_of(m, qty, 5);
+        char b2[2][CAP] = {"i", "i"}, *t2[2] = {b2[0], b2[1]};
+        float c2[2] = {0.5f, 0.5f};
+        unsigned char f2[2] = {0, ICSTR_LOOKALIKE_PIECE};
+        CHECK(icstr_lookalikes_correct(m, lq, lat, 2, &p, f2, t2, CAP, c2, &changed) == ICSTR_OK);
+        CHECK_MSG(!strcmp(b2[0], "1") && !strcmp(b2[1], "i") && c2[1] == 0.5f && changed == 1, "'%s' '%s'", b2[0],
+                  b2[1]);
+        icstr_char_lm_free(lq);
+    }
     /* no model: nothing changes */
     CHECK(icstr_lookalikes_correct(m, NULL, lat, 4, &p, NULL, texts, CAP, conf, &changed) == ICSTR_OK &&
           changed == 0 && !strcmp(buf[2], "12.0C"));

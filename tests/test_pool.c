@@ -823,8 +823,8 @@ static void test_incontext(icstr_model *A) {
 
 /* The pool's labels as a lexicon: load keeps each label once (sorted), and correct replaces a
  * reading by the likeliest label within max_ned exactly when that label's score (icstr_model_score,
- * any case) is at most margin below the reading's; a reading that is a label already, or near none,
- * stays. */
+ * any case) is at most margin below the reading's; a reading that is a label already, near none or
+ * without a letter stays. */
 static void test_lexicon(icstr_model *A) {
     icstr_pool *pool = new_pool(A, "lexicon");
     const char *labels[] = {"xyz12", "abc", "abd", "abc"};
@@ -894,6 +894,21 @@ static void test_lexicon(icstr_model *A) {
         q.margin = 1000.0f;
         CHECK(icstr_pool_lexicon_correct(&lx, A, lat + 3 * 4 * 16, 1, &q, &t3, 64, &c3, NULL) == ICSTR_OK);
         CHECK(!strcmp(t3, "xyz13") && c3 == 0.5f);
+    }
+    /* a reading with no letter ("13", "1.3") stays whatever the distance and margin; one with a
+       letter goes to a label then */
+    {
+        char b[3][64] = {"13", "1.3", "a13"}, *t[3] = {b[0], b[1], b[2]};
+        float c[3] = {0.5f, 0.5f, 0.5f}, l3[3 * 4 * 16];
+        unsigned char fixed[3];
+        for (int i = 0; i < 3; i++) memcpy(l3 + i * 4 * 16, lat + 3 * 4 * 16, sizeof(float) * 4 * 16);
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.max_ned = 1.0f;
+        q.margin = 1000.0f;
+        CHECK(icstr_pool_lexicon_correct(&lx, A, l3, 3, &q, t, 64, c, fixed) == ICSTR_OK);
+        CHECK_MSG(!fixed[0] && !strcmp(t[0], "13") && !fixed[1] && !strcmp(t[1], "1.3") && c[0] == 0.5f && c[1] == 0.5f,
+                  "a reading of digits became '%s' / '%s'", t[0], t[1]);
+        CHECK_MSG(fixed[2] && strcmp(t[2], "a13"), "a13 stayed");
     }
     icstr_pool_lexicon_free(&lx);
     icstr_pool_close(pool);
@@ -1264,6 +1279,33 @@ static void test_glyph_store(icstr_model *A) {
     glyph_right = batch_right(&cb, pool, A, &rd, &dp, labels, NP);
     CHECK_MSG(glyph_right == NP, "glyphs of the most similar record: %d of %d", glyph_right, NP);
     rd.glyph_params.records = 0;
+    /* the lexicon comes after the joint reading (which would undo a label it put in): the batch's
+       reading is icstr_pool_lexicon_correct on the joint reading's, with corrections made */
+    rd.glyph_params.lambda = 0.0f; /* the head alone: readings the lexicon has work on */
+    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    static char joint_t[NP][ICSTR_TEXT_CAP];
+    char *joint_p[NP];
+    float joint_c[NP];
+    unsigned char fixed[NP];
+    for (int i = 0; i < NP; i++) joint_p[i] = strcpy(joint_t[i], cb.texts[i]), joint_c[i] = cb.confidence[i];
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    rd.lexicon = 1;
+    rd.lexicon_params.max_ned = 1.0f;
+    rd.lexicon_params.margin = 1000.0f;
+    CHECK(icstr_pool_lexicon_correct(&lx, A, cb.latents, NP, &rd.lexicon_params, joint_p, ICSTR_TEXT_CAP, joint_c,
+                                     fixed) == ICSTR_OK);
+    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
+    int after_joint = 1, n_fixed = 0;
+    for (int i = 0; i < NP; i++) {
+        after_joint &= !strcmp(cb.texts[i], joint_t[i]) && fabsf(cb.confidence[i] - joint_c[i]) <= 1e-5f * joint_c[i];
+        n_fixed += fixed[i];
+    }
+    CHECK_MSG(after_joint && n_fixed > 0, "lexicon after the joint reading: %d corrected, '%s' for '%s'", n_fixed,
+              cb.texts[0], joint_t[0]);
+    icstr_pool_lexicon_free(&lx);
+    rd.lexicon = 0;
+    rd.glyph_params.lambda = 1.0f;
     /* a trusted prompt (the crop itself) keeps its reading with prompts: the joint reading skips it */
     rd.trust_similarity = 0.998f;
     rd.glyph_params.lambda = 0.0f; /* the head alone would read these crops otherwise */
