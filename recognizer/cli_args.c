@@ -57,6 +57,10 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
         double v;
         if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
         r->lexicon_params.max_ned = (float)v;
+    } else if (!strcmp(a, "--lexicon-word-distance") && more) {
+        double v;
+        if (icstr_cli_double(cmd, a, argv[++*i], 0.0, 1.0, &v)) return 2;
+        r->lexicon_params.word_ned = (float)v;
     } else if (!strcmp(a, "--knn") || !strcmp(a, "--no-knn")) {
         r->knn = a[2] == 'k';
     } else if (!strcmp(a, "--knn-k") && more) {

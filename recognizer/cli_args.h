@@ -14,7 +14,7 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 /* The options that say how crops are read with a pool, and their help lines. */
 #define ICSTR_CLI_POOL_READING_USAGE \
     "[--shots N] [--min-similarity S] [--no-compare-plain] [--compare-margin M] [--trust-similarity S] " \
-    "[--lexicon [--lexicon-distance D] [--lexicon-margin N]] " \
+    "[--lexicon [--lexicon-distance D] [--lexicon-word-distance D] [--lexicon-margin N]] " \
     "[--knn [--knn-k K] [--knn-temperature T] [--knn-lambda W]] " \
     "[--glyphs [--glyph-k K] [--glyph-temperature T] [--glyph-lambda W] [--glyph-records R]] " \
     "[--lm [--lm-weight W] [--lm-order N] [--lm-class-order N] [--lookalikes [--lookalike-weight W]]] [--views V]"
@@ -39,7 +39,10 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       model finds likeliest for the crop (either case), if its log-\n"       \
     "                       probability is at most --lexicon-margin (default 4) below the\n"       \
     "                       reading's: \"Toial\" becomes the pool's \"TOTAL :\" (a reading with no\n" \
-    "                       letter, \"18.00\", stays). For a domain that repeats its text\n"      \
+    "                       letter, \"18.00\", stays). Else each word of 3 or more letters and\n" \
+    "                       digits may become the labels' word within --lexicon-word-distance\n" \
+    "                       (default 0.34; 0: no word pass) under the same margin: \"CST\" the\n" \
+    "                       \"GST\" of \"GST ID: 0021...\". For a domain that repeats its text\n"  \
     "                       (receipts); a pool of hard samples reads worse with it\n"            \
     "  --knn                with --pool: the pool is also a datastore of the decoder's states: each\n" \
     "                       record's latents read with its label give one entry per character;\n"  \
@@ -85,7 +88,7 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
 #define ICSTR_CLI_POOL_READING_NEED_POOL                                                                 \
     "the pool-reading options (--shots, --min-similarity, --compare-plain, --no-compare-plain, "        \
     "--compare-margin, --trust-similarity, --lexicon, --no-lexicon, --lexicon-distance, "               \
-    "--lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
+    "--lexicon-word-distance, --lexicon-margin, --knn, --no-knn, --knn-k, --knn-temperature, --knn-lambda, --glyphs, "        \
     "--no-glyphs, --glyph-k, --glyph-temperature, --glyph-lambda, --glyph-records, --lm, --no-lm, "    \
     "--lm-weight, --lm-order, --lm-class-order, --lookalikes, --no-lookalikes, --lookalike-weight, "  \
     "--views) need --pool\n"

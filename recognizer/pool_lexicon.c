@@ -7,8 +7,25 @@
 #include <string.h>
 
 icstr_lexicon_params icstr_lexicon_default_params(void) {
-    icstr_lexicon_params p = {0.5f, 4.0f, 4};
+    icstr_lexicon_params p = {0.5f, 4.0f, 4, 0.34f};
     return p;
+}
+
+/* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */
+static int has_letter(const char *clean, int n) {
+    for (int i = 0; i < n; i++)
+        if (clean[i] >= 'a' && clean[i] <= 'z') return 1;
+    return 0;
+}
+
+/* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
+ * (the lengths alone say so). */
+static double ned(const char *a, int na, const char *b, int nb, double max_ned) {
+    int longer = na > nb ? na : nb;
+    if (!longer) return 0.0;
+    if (abs(na - nb) > max_ned * longer) return 2.0;
+    long d = icstr_edit_distance_utf8(a, b);
+    return d < 0 ? 2.0 : (double)d / longer;
 }
 
 void icstr_pool_lexicon_free(icstr_pool_lexicon *lx) {
@@ -22,6 +39,8 @@ void icstr_pool_lexicon_free(icstr_pool_lexicon *lx) {
     free(lx->clean_len);
     free(lx->tokens);
     free(lx->len);
+    for (int i = 0; i < lx->n_words; i++) free(lx->words[i].word), free(lx->words[i].clean);
+    free(lx->words);
     memset(lx, 0, sizeof *lx);
 }
 
@@ -45,6 +64,64 @@ static int collect(void *user, const icstr_pool_record *r) {
 }
 
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* ---- words: a reading's misread word put right by a word of the pool's labels ---- */
+
+static int by_clean(const void *a, const void *b) {
+    return strcmp(((const icstr_lexicon_word *)a)->clean, ((const icstr_lexicon_word *)b)->clean);
+}
+
+/* The pool's words: the space-separated words of its labels whose cleaned form has at least
+ * WORD_MIN characters and a letter, once each (the first spelling kept), sorted by cleaned form. */
+#define WORD_MIN 3
+static int load_words(icstr_pool_lexicon *lx) {
+    int cap = 0, n = 0;
+    icstr_lexicon_word *w = NULL;
+    char clean[256], raw[256];
+    for (int i = 0; i < lx->n; i++) {
+        const char *s = lx->labels[i];
+        while (*s) {
+            while (*s == ' ') s++;
+            const char *e = s;
+            while (*e && *e != ' ') e++;
+            size_t len = (size_t)(e - s);
+            if (len && len < sizeof raw) {
+                memcpy(raw, s, len);
+                raw[len] = 0;
+                int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, raw, clean, sizeof clean);
+                if (nc >= WORD_MIN && has_letter(clean, nc)) {
+                    if (n == cap) {
+                        cap = cap ? 2 * cap : 256;
+                        icstr_lexicon_word *g = realloc(w, (size_t)cap * sizeof *g);
+                        if (!g) goto nomem;
+                        w = g;
+                    }
+                    w[n].word = strdup(raw);
+                    w[n].clean = strdup(clean);
+                    w[n].clean_len = nc;
+                    if (!w[n].word || !w[n].clean) {
+                        free(w[n].word), free(w[n].clean);
+                        goto nomem;
+                    }
+                    n++;
+                }
+            }
+            s = e;
+        }
+    }
+    if (n) qsort(w, (size_t)n, sizeof *w, by_clean); /* stable enough: equal forms are one word */
+    int u = 0;
+    for (int i = 0; i < n; i++)
+        if (u && !strcmp(w[u - 1].clean, w[i].clean)) free(w[i].word), free(w[i].clean);
+        else w[u++] = w[i];
+    lx->words = w;
+    lx->n_words = u;
+    return ICSTR_OK;
+nomem:
+    for (int i = 0; i < n; i++) free(w[i].word), free(w[i].clean);
+    free(w);
+    return icstr_fail(ICSTR_ERR_NOMEM, "pool lexicon: words");
+}
 
 int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx) {
     memset(lx, 0, sizeof *lx);
@@ -73,25 +150,137 @@ int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx) {
         else
             rc = icstr_model_encode_label(m, lx->labels[i], lx->tokens + (size_t)i * L, &lx->len[i]);
     }
+    if (!rc) rc = load_words(lx);
     if (rc) icstr_pool_lexicon_free(lx);
     return rc;
 }
 
-/* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */
-static int has_letter(const char *clean, int n) {
-    for (int i = 0; i < n; i++)
-        if (clean[i] >= 'a' && clean[i] <= 'z') return 1;
-    return 0;
+/* the pool's word nearest a cleaned word (normalised edit distance at most max_ned), -1 if none
+ * or if the word is the pool's already */
+static int nearest_word(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned) {
+    int lo = 0, hi = lx->n_words;
+    while (lo < hi) { /* the word itself */
+        int mid = (lo + hi) / 2, c = strcmp(lx->words[mid].clean, clean);
+        if (!c) return -1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    int best = -1;
+    double best_d = 2.0;
+    for (int j = 0; j < lx->n_words; j++) {
+        double d = ned(clean, nc, lx->words[j].clean, lx->words[j].clean_len, max_ned);
+        if (d <= max_ned && d < best_d) best = j, best_d = d;
+    }
+    return best;
 }
 
-/* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
- * (the lengths alone say so). */
-static double ned(const char *a, int na, const char *b, int nb, double max_ned) {
-    int longer = na > nb ? na : nb;
-    if (!longer) return 0.0;
-    if (abs(na - nb) > max_ned * longer) return 2.0;
-    long d = icstr_edit_distance_utf8(a, b);
-    return d < 0 ? 2.0 : (double)d / longer;
+#define WORD_CANDIDATES 8 /* per reading: each word put right alone, then all of them at once */
+#define WORD_CHUNK 256    /* texts scored per decoder pass */
+
+/* A reading's candidates: texts (WORD_CANDIDATES + 1 of cap bytes; the reading's own first);
+ * returns how many (1: none) */
+static int word_candidates(const icstr_pool_lexicon *lx, const char *text, double max_ned, char *out, int cap) {
+    int at[WORD_CANDIDATES], end[WORD_CANDIDATES], with[WORD_CANDIDATES], k = 0;
+    char raw[256], clean[256];
+    for (int s = 0; text[s] && k < WORD_CANDIDATES - 1;) {
+        while (text[s] == ' ') s++;
+        int e = s;
+        while (text[e] && text[e] != ' ') e++;
+        if (e > s && (size_t)(e - s) < sizeof raw) {
+            memcpy(raw, text + s, (size_t)(e - s));
+            raw[e - s] = 0;
+            int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, raw, clean, sizeof clean), j;
+            if (nc >= WORD_MIN && has_letter(clean, nc) && (j = nearest_word(lx, clean, nc, max_ned)) >= 0)
+                at[k] = s, end[k] = e, with[k++] = j;
+        }
+        s = e;
+    }
+    if ((size_t)strlen(text) >= (size_t)cap) return 1;
+    strcpy(out, text);
+    int n = 1;
+    for (int c = 0; c <= k; c++) { /* c < k: word c alone; c == k: all (when more than one) */
+        if (c == k && k < 2) break;
+        char *o = out + (size_t)n * cap;
+        size_t len = 0;
+        int ok = 1, prev = 0;
+        for (int w = 0; w < k && ok; w++) {
+            if (c < k && w != c) continue;
+            const char *word = lx->words[with[w]].word;
+            size_t keep = (size_t)(at[w] - prev), wl = strlen(word);
+            if (len + keep + wl >= (size_t)cap) ok = 0;
+            else {
+                memcpy(o + len, text + prev, keep), len += keep;
+                memcpy(o + len, word, wl), len += wl;
+                prev = end[w];
+            }
+        }
+        size_t rest = strlen(text + prev);
+        if (!ok || len + rest >= (size_t)cap) continue;
+        memcpy(o + len, text + prev, rest + 1);
+        n++;
+    }
+    return n;
+}
+
+/* The word pass over the readings not done[i] (the line pass put a label in): each reading's
+ * candidates scored on its crop (no prompts, either case); the likeliest stays when at most
+ * margin below the reading's (corrected[i] = 1 then; corrected may be NULL). */
+static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents, int n, double max_ned,
+                         double margin, char **texts, int cap, float *confidence, const unsigned char *done,
+                         unsigned char *corrected) {
+    if (!lx->n_words) return ICSTR_OK;
+    const icstr_model_config *mc = icstr_model_get_config(m);
+    int L = lx->max_label, C = WORD_CANDIDATES + 1;
+    size_t per = (size_t)mc->latents * mc->dec_dim;
+    char *cand = malloc((size_t)C * cap);
+    int *tok = malloc((size_t)WORD_CHUNK * L * sizeof *tok), *len = malloc(WORD_CHUNK * sizeof *len);
+    int *owner = malloc(WORD_CHUNK * sizeof *owner);
+    char **text = malloc(WORD_CHUNK * sizeof *text);
+    double *lp = malloc(WORD_CHUNK * sizeof *lp);
+    float *lat = icstr_alloc((size_t)WORD_CHUNK * per, sizeof(float));
+    int rc = cand && tok && len && owner && text && lp && lat ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "lexicon words");
+    for (int i = 0; text && i < WORD_CHUNK; i++) text[i] = NULL;
+    for (int i0 = 0; i0 < n && !rc;) {
+        int q = 0, i = i0;
+        for (; i < n && q + C <= WORD_CHUNK && !rc; i++) {
+            if (done[i]) continue;
+            int k = word_candidates(lx, texts[i], max_ned, cand, cap);
+            if (k < 2) continue;
+            int first = q;
+            for (int c = 0; c < k; c++) {
+                if (icstr_model_encode_label(m, cand + (size_t)c * cap, tok + (size_t)q * L, &len[q])) {
+                    icstr_clear_error();
+                    if (c == 0) break;
+                    continue;
+                }
+                if (!(text[q] = strdup(cand + (size_t)c * cap))) {
+                    rc = icstr_fail(ICSTR_ERR_NOMEM, "lexicon words");
+                    break;
+                }
+                memcpy(lat + (size_t)q * per, latents + (size_t)i * per, per * sizeof(float));
+                owner[q++] = i;
+            }
+            if (q - first < 2) { /* the reading alone, or not even that */
+                while (q > first) free(text[--q]), text[q] = NULL;
+            }
+        }
+        i0 = i;
+        if (!rc && q) rc = icstr_model_score(m, lat, q, NULL, tok, len, 1, lp);
+        for (int s = 0; s < q && !rc;) {
+            int r = owner[s], own = s, best = -1;
+            for (s++; s < q && owner[s] == r; s++)
+                if (best < 0 || lp[s] > lp[best]) best = s;
+            if (best >= 0 && lp[best] >= lp[own] - margin) {
+                strcpy(texts[r], text[best]);
+                confidence[r] = (float)exp(lp[best]);
+                if (corrected) corrected[r] = 1;
+            }
+        }
+        for (int s = 0; s < q; s++) free(text[s]), text[s] = NULL;
+    }
+    free(cand), free(tok), free(len), free(owner), free(text), free(lp);
+    icstr_free(lat);
+    return rc;
 }
 
 int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents, int n,
@@ -106,10 +295,11 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
     int *tok = malloc(slots * L * sizeof *tok), *len = calloc(slots, sizeof *len), *cand = malloc(slots * sizeof *cand);
     int *first = malloc(((size_t)n + 1) * sizeof *first), *count = calloc((size_t)n, sizeof *count);
     double *lp = calloc(slots, sizeof *lp), *dist = malloc((size_t)C * sizeof *dist);
+    unsigned char *fixed = calloc((size_t)n, 1);
     float *lat = icstr_alloc(slots * per, sizeof(float));
     char clean[1024];
     int rc = ICSTR_OK, q = 0;
-    if (!tok || !len || !cand || !first || !count || !lp || !dist || !lat)
+    if (!tok || !len || !cand || !first || !count || !lp || !dist || !lat || !fixed)
         rc = icstr_fail(ICSTR_ERR_NOMEM, "pool lexicon: %d readings", n);
     for (int i = 0; i < n && !rc; i++) {
         first[i] = q;
@@ -160,8 +350,12 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
         memcpy(texts[i], label, bytes + 1);
         confidence[i] = (float)exp(lp[s + best]);
         if (corrected) corrected[i] = 1;
+        fixed[i] = 1;
     }
     free(tok), free(len), free(cand), free(first), free(count), free(lp), free(dist);
     icstr_free(lat);
+    if (!rc && p->word_ned > 0.0f)
+        rc = correct_words(lx, m, latents, n, p->word_ned, p->margin, texts, cap, confidence, fixed, corrected);
+    free(fixed);
     return rc;
 }

@@ -4,12 +4,22 @@
  * its log-probability is at most `margin` below the reading's. A pool of receipt lines then
  * reads "Toial" as the "TOTAL :" it holds, which a prompt alone does not make the model do.
  * A reading with no letter ("18.00", "2016") is left as it is: amounts, dates and codes are no
- * closed vocabulary, and a pool's "1.00" is as near "18.00" as its "TOTAL" is near "Toial". */
+ * closed vocabulary, and a pool's "1.00" is as near "18.00" as its "TOTAL" is near "Toial".
+ * Then the word pass, for a reading no label replaced: each of its words (runs of non-spaces)
+ * of at least 3 letters and digits, one a letter, that is no word of the labels may become the
+ * labels' word nearest it (within word_ned); the candidates (each such word put right alone,
+ * then all of them at once) are scored as the labels are, under the same margin: "CST" in a
+ * pool whose "GST ID: 0021..." line shows "GST" becomes "GST", a line the pool never held. */
 #ifndef ICSTR_POOL_LEXICON_H
 #define ICSTR_POOL_LEXICON_H
 
 #include "icstr_pool.h"
 #include "model.h"
+
+typedef struct {
+    char *word, *clean; /* a word of the labels, and its cleaned form */
+    int clean_len;
+} icstr_lexicon_word;
 
 typedef struct {
     int n;              /* distinct labels */
@@ -19,6 +29,8 @@ typedef struct {
     int *tokens;        /* (n, max_label) */
     int *len;           /* (n) */
     int max_label;
+    icstr_lexicon_word *words; /* (n_words) the labels' words, by cleaned form */
+    int n_words;
 } icstr_pool_lexicon;
 
 typedef struct {
@@ -28,6 +40,9 @@ typedef struct {
                            the reading's minus this (nats; default 4). Both defaults were chosen
                            on the domains' pool sides (bench/incontext_val.sh), not their tests */
     int candidates;     /* the nearest candidates scored per reading (default 4) */
+    float word_ned;     /* the word pass (below): a word's candidates are the labels' words at
+                           most this normalised edit distance from it (default 0.34: one edit in
+                           three letters; 0: no word pass) */
 } icstr_lexicon_params;
 icstr_lexicon_params icstr_lexicon_default_params(void);
 

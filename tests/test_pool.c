@@ -885,13 +885,15 @@ static void test_lexicon(icstr_model *A) {
         if (want0) CHECK_NEAR(conf[0], exp(lp[best0]), 1e-5 * exp(lp[best0]) + 1e-9);
         CHECK(conf[1] == 0.5f && conf[2] == 0.5f);
     }
-    /* max_ned 0.1: xyz13 is 0.2 from xyz12, so it stays even with every margin */
+    /* max_ned 0.1: xyz13 is 0.2 from xyz12, so it stays even with every margin (the word pass
+       off: xyz12 is a word of the labels too) */
     {
         char b3[64] = "xyz13", *t3 = b3;
         float c3 = 0.5f;
         icstr_lexicon_params q = icstr_lexicon_default_params();
         q.max_ned = 0.1f;
         q.margin = 1000.0f;
+        q.word_ned = 0.0f;
         CHECK(icstr_pool_lexicon_correct(&lx, A, lat + 3 * 4 * 16, 1, &q, &t3, 64, &c3, NULL) == ICSTR_OK);
         CHECK(!strcmp(t3, "xyz13") && c3 == 0.5f);
     }
@@ -925,6 +927,77 @@ static int visit_states(void *user, const icstr_pool_record *r) {
     if (r->id == 1) at = 0;
     memcpy(lat + (size_t)at++ * r->M * r->D, r->latents, (size_t)r->M * r->D * sizeof(float));
     return 0;
+}
+
+
+/* The lexicon's word pass, on a model that writes spaces: the labels' words of 3 or more letters
+ * and digits with a letter, once each and sorted; a reading no label is near has each word that
+ * is no label word put right by the nearest one within word_ned, alone or all at once, and the
+ * likeliest candidate (icstr_model_score, any case) stays when at most margin below the reading;
+ * a reading the line pass corrected, and every reading with word_ned 0, is left to it. */
+static void test_lexicon_words(void) {
+    icstr_model *W = tiny_model(3, "abcdefghijklmnopqrstuvwxyz0123456789 ");
+    icstr_pool *pool = new_pool(W, "lexicon-words");
+    const char *labels[] = {"kmq 12", "zeta kmq", "ab"};
+    enum { NL = 3, L = 8 };
+    icstr_pool_item items[NL];
+    unsigned char *png[NL + 1];
+    size_t len[NL + 1];
+    for (int i = 0; i < NL; i++) {
+        png[i] = draw_crop(labels[i], 800 + (uint64_t)i, &len[i]);
+        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, items, NL, "lw", NULL) == ICSTR_OK);
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    CHECK_MSG(lx.n_words == 2 && !strcmp(lx.words[0].word, "kmq") && !strcmp(lx.words[1].word, "zeta"),
+              "%d words", lx.n_words);
+    float x[3 * 8 * 32], lat[4 * 16];
+    png[NL] = draw_crop("kmp zetb", 900, &len[NL]);
+    to_input(W, png[NL], len[NL], x);
+    CHECK(icstr_model_encode(W, x, 1, lat, NULL) == ICSTR_OK);
+    /* the reading, then each word put right alone, then both */
+    const char *cand[4] = {"kmp zetb", "kmq zetb", "kmp zeta", "kmq zeta"};
+    int tok[4 * L], tl[4];
+    float clat[4 * 4 * 16];
+    for (int j = 0; j < 4; j++) {
+        CHECK(icstr_model_encode_label(W, cand[j], tok + j * L, &tl[j]) == ICSTR_OK);
+        memcpy(clat + j * 4 * 16, lat, sizeof lat);
+    }
+    double lp[4];
+    CHECK(icstr_model_score(W, clat, 4, NULL, tok, tl, 1, lp) == ICSTR_OK);
+    int best = 1;
+    for (int j = 2; j < 4; j++)
+        if (lp[j] > lp[best]) best = j;
+    double gap = lp[0] - lp[best];
+    static const float margins[] = {1000.0f, 0.0f, -1000.0f};
+    for (int k = 0; k < 3; k++) {
+        char buf[64] = "kmp zetb", *t = buf;
+        float conf = 0.5f;
+        unsigned char fixed = 9;
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.margin = margins[k];
+        CHECK(icstr_pool_lexicon_correct(&lx, W, lat, 1, &q, &t, 64, &conf, &fixed) == ICSTR_OK);
+        int want = gap <= margins[k];
+        CHECK_MSG(fixed == want && !strcmp(buf, want ? cand[best] : cand[0]), "margin %g: '%s' (gap %.3f)",
+                  (double)margins[k], buf, gap);
+        if (want) CHECK_NEAR(conf, exp(lp[best]), 1e-5 * exp(lp[best]) + 1e-9);
+        else CHECK(conf == 0.5f);
+    }
+    { /* no word pass; and a reading the line pass puts right ("zeta kmp" -> "zeta kmq") */
+        char b[2][64] = {"kmp zetb", "zeta kmp"}, *t[2] = {b[0], b[1]};
+        float conf[2] = {0.5f, 0.5f}, l2[2 * 4 * 16];
+        memcpy(l2, lat, sizeof lat), memcpy(l2 + 4 * 16, lat, sizeof lat);
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.margin = 1000.0f;
+        q.word_ned = 0.0f;
+        CHECK(icstr_pool_lexicon_correct(&lx, W, l2, 2, &q, t, 64, conf, NULL) == ICSTR_OK);
+        CHECK_MSG(!strcmp(b[0], "kmp zetb") && conf[0] == 0.5f && !strcmp(b[1], "zeta kmq"), "'%s' '%s'", b[0], b[1]);
+    }
+    icstr_pool_lexicon_free(&lx);
+    icstr_pool_close(pool);
+    icstr_model_free(W);
+    for (int i = 0; i <= NL; i++) free(png[i]);
 }
 
 /* Draws n crops of labels (variants variant0...), adds them to pool and puts their inputs in cb
@@ -1338,6 +1411,7 @@ int main(void) {
     test_search(192);
     test_incontext(A);
     test_lexicon(A);
+    test_lexicon_words();
     test_glyph_store(A);
     test_knn_store(A);
     test_pool_lm(A);
