@@ -821,6 +821,19 @@ static void test_incontext(icstr_model *A) {
     for (int i = 0; i < NP + NQ; i++) free(png[i]);
 }
 
+/* Draws n crops of these labels (variants from `variant` on; png[i], len[i] to be freed) and adds
+ * them to the pool under tag. */
+static void add_labelled(icstr_pool *pool, const char *const *labels, int n, uint64_t variant, const char *tag,
+                         unsigned char **png, size_t *len) {
+    icstr_pool_item items[16];
+    CHECK(n <= 16);
+    for (int i = 0; i < n && i < 16; i++) {
+        png[i] = draw_crop(labels[i], variant + (uint64_t)i, &len[i]);
+        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
+    }
+    CHECK(icstr_pool_add(pool, items, n, tag, NULL) == ICSTR_OK);
+}
+
 /* The pool's labels as a lexicon: load keeps each label once (sorted), and correct replaces a
  * reading by the likeliest label within max_ned exactly when that label's score (icstr_model_score,
  * any case) is at most margin below the reading's; a reading that is a label already, near none or
@@ -829,14 +842,9 @@ static void test_lexicon(icstr_model *A) {
     icstr_pool *pool = new_pool(A, "lexicon");
     const char *labels[] = {"xyz12", "abc", "abd", "abc"};
     enum { NL = 4, NQ = 4, L = 8 };
-    icstr_pool_item items[NL];
     unsigned char *png[NL + NQ];
     size_t len[NL + NQ];
-    for (int i = 0; i < NL; i++) {
-        png[i] = draw_crop(labels[i], 500 + (uint64_t)i, &len[i]);
-        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
-    }
-    CHECK(icstr_pool_add(pool, items, NL, "lx", NULL) == ICSTR_OK);
+    add_labelled(pool, labels, NL, 500, "lx", png, len);
     icstr_pool_lexicon lx;
     CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
     CHECK_MSG(lx.n == 3 && !strcmp(lx.labels[0], "abc") && !strcmp(lx.labels[1], "abd") &&
@@ -940,14 +948,9 @@ static void test_lexicon_words(void) {
     icstr_pool *pool = new_pool(W, "lexicon-words");
     const char *labels[] = {"kmq 12", "zeta kmq", "ab"};
     enum { NL = 3, L = 8 };
-    icstr_pool_item items[NL];
     unsigned char *png[NL + 1];
     size_t len[NL + 1];
-    for (int i = 0; i < NL; i++) {
-        png[i] = draw_crop(labels[i], 800 + (uint64_t)i, &len[i]);
-        items[i] = (icstr_pool_item){png[i], len[i], labels[i], NULL};
-    }
-    CHECK(icstr_pool_add(pool, items, NL, "lw", NULL) == ICSTR_OK);
+    add_labelled(pool, labels, NL, 800, "lw", png, len);
     icstr_pool_lexicon lx;
     CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
     CHECK_MSG(lx.n_words == 2 && !strcmp(lx.words[0].word, "kmq") && !strcmp(lx.words[1].word, "zeta"),
@@ -1022,6 +1025,41 @@ static int batch_right(icstr_crop_batch *cb, icstr_pool *pool, icstr_model *m, c
     int right = 0;
     for (int i = 0; i < n; i++) right += !strcmp(cb->texts[i], labels[i]);
     return right;
+}
+
+/* Whether the batch reads its n crops with the lexicon (every label within reach, any margin) as
+ * icstr_pool_lexicon_correct turns its readings without it (the reading rd otherwise): texts
+ * and confidences; *n_fixed counts the corrections. Leaves rd->lexicon off. */
+static int batch_as_lexicon(icstr_crop_batch *cb, icstr_pool *pool, icstr_model *m, icstr_pool_reading *rd,
+                            const icstr_decode_params *dp, int n, int *n_fixed) {
+    enum { MAXN = 64 };
+    static char want[MAXN][ICSTR_TEXT_CAP];
+    char *p[MAXN];
+    float c[MAXN];
+    unsigned char fixed[MAXN];
+    CHECK(n <= MAXN);
+    rd->lexicon = 0;
+    CHECK(icstr_crop_batch_set_pool(cb, pool, rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(cb, m, dp) == ICSTR_OK);
+    for (int i = 0; i < n && i < MAXN; i++) p[i] = strcpy(want[i], cb->texts[i]), c[i] = cb->confidence[i];
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    rd->lexicon_params.max_ned = 1.0f;
+    rd->lexicon_params.margin = 1000.0f;
+    CHECK(icstr_pool_lexicon_correct(&lx, m, cb->latents, n, &rd->lexicon_params, p, ICSTR_TEXT_CAP, c, fixed) ==
+          ICSTR_OK);
+    rd->lexicon = 1;
+    CHECK(icstr_crop_batch_set_pool(cb, pool, rd) == ICSTR_OK);
+    CHECK(icstr_crop_batch_recognize(cb, m, dp) == ICSTR_OK);
+    int same = 1;
+    *n_fixed = 0;
+    for (int i = 0; i < n && i < MAXN; i++) {
+        same &= !strcmp(cb->texts[i], want[i]) && fabsf(cb->confidence[i] - c[i]) <= 1e-5f * c[i];
+        *n_fixed += fixed[i];
+    }
+    icstr_pool_lexicon_free(&lx);
+    rd->lexicon = 0;
+    return same;
 }
 
 /* The end of a greedy-only reading's test: beam search through the batch is refused; the batch,
@@ -1275,28 +1313,8 @@ static int check_compare_plain(icstr_model *m, const char *name) {
     /* the lexicon (reading.lexicon) corrects the batch's readings as icstr_pool_lexicon_correct
      * does on their latents; every label within reach and any margin, so corrections happen */
     rd.min_similarity = -1.0f;
-    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
-    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
-    static char lex_t[NB][T];
-    char *lex_p[NB];
-    float lex_c[NB];
-    unsigned char fixed[NB];
-    for (int q = 0; q < NB; q++) lex_p[q] = strcpy(lex_t[q], cb.texts[q]), lex_c[q] = cb.confidence[q];
-    icstr_pool_lexicon lx;
-    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK && lx.n == NP);
-    rd.lexicon = 1;
-    rd.lexicon_params.max_ned = 1.0f;
-    rd.lexicon_params.margin = 1000.0f;
-    CHECK(icstr_pool_lexicon_correct(&lx, m, cb.latents, NB, &rd.lexicon_params, lex_p, T, lex_c, fixed) == ICSTR_OK);
-    CHECK(icstr_crop_batch_set_pool(&cb, pool, &rd) == ICSTR_OK);
-    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
-    int as_lexicon = 1, n_fixed = 0;
-    for (int q = 0; q < NB; q++) {
-        as_lexicon &= !strcmp(cb.texts[q], lex_t[q]) && fabsf(cb.confidence[q] - lex_c[q]) <= 1e-5f * lex_c[q];
-        n_fixed += fixed[q];
-    }
+    int n_fixed = 0, as_lexicon = batch_as_lexicon(&cb, pool, m, &rd, &dp, NB, &n_fixed);
     CHECK_MSG(as_lexicon && n_fixed > 0, "lexicon through the batch (%s): %d readings corrected", name, n_fixed);
-    icstr_pool_lexicon_free(&lx);
     icstr_crop_batch_free(&cb);
     icstr_pool_close(pool);
     for (int i = 0; i < NB; i++) free(png[i]);
@@ -1355,29 +1373,8 @@ static void test_glyph_store(icstr_model *A) {
     /* the lexicon comes after the joint reading (which would undo a label it put in): the batch's
        reading is icstr_pool_lexicon_correct on the joint reading's, with corrections made */
     rd.glyph_params.lambda = 0.0f; /* the head alone: readings the lexicon has work on */
-    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
-    static char joint_t[NP][ICSTR_TEXT_CAP];
-    char *joint_p[NP];
-    float joint_c[NP];
-    unsigned char fixed[NP];
-    for (int i = 0; i < NP; i++) joint_p[i] = strcpy(joint_t[i], cb.texts[i]), joint_c[i] = cb.confidence[i];
-    icstr_pool_lexicon lx;
-    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
-    rd.lexicon = 1;
-    rd.lexicon_params.max_ned = 1.0f;
-    rd.lexicon_params.margin = 1000.0f;
-    CHECK(icstr_pool_lexicon_correct(&lx, A, cb.latents, NP, &rd.lexicon_params, joint_p, ICSTR_TEXT_CAP, joint_c,
-                                     fixed) == ICSTR_OK);
-    batch_right(&cb, pool, A, &rd, &dp, labels, NP);
-    int after_joint = 1, n_fixed = 0;
-    for (int i = 0; i < NP; i++) {
-        after_joint &= !strcmp(cb.texts[i], joint_t[i]) && fabsf(cb.confidence[i] - joint_c[i]) <= 1e-5f * joint_c[i];
-        n_fixed += fixed[i];
-    }
-    CHECK_MSG(after_joint && n_fixed > 0, "lexicon after the joint reading: %d corrected, '%s' for '%s'", n_fixed,
-              cb.texts[0], joint_t[0]);
-    icstr_pool_lexicon_free(&lx);
-    rd.lexicon = 0;
+    int n_fixed = 0, after_joint = batch_as_lexicon(&cb, pool, A, &rd, &dp, NP, &n_fixed);
+    CHECK_MSG(after_joint && n_fixed > 0, "lexicon after the joint reading: %d corrected", n_fixed);
     rd.glyph_params.lambda = 1.0f;
     /* a trusted prompt (the crop itself) keeps its reading with prompts: the joint reading skips it */
     rd.trust_similarity = 0.998f;
