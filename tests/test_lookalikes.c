@@ -212,6 +212,19 @@ static void test_heavy_weight(icstr_model *m) {
     CHECK(!strcmp(buf[5], "7") && conf[5] == 0.5f); /* a piece: nothing beside it to go by */
     CHECK_MSG(!strcmp(buf[6], "AKE05"), "'AKE05' -> '%s'", buf[6]); /* a letter and a digit beside it */
     CHECK_MSG(changed == 3, "changed %d", changed);
+    { /* a pair is two lookalikes of one class: "k0Ik" never becomes "ko1k" at once, however much the
+         character model wants it (0 and I turn into different classes) */
+        static const char *mixed[] = {"ko1k", "ko1k", "ko1k", "ko1k"};
+        icstr_char_lm *lk = lm_of(m, mixed, 4);
+        char b1[CAP] = "k0Ik", *t1 = b1, want[CAP] = "k0Ik";
+        float c1 = 0.5f;
+        CHECK(icstr_lookalikes_correct(m, lk, lat, 1, &p, NULL, &t1, CAP, &c1, &changed) == ICSTR_OK);
+        scorer sc = {m, lk, lat, p.weight};
+        double gain = 0;
+        ref_correct(&sc, p.rounds, 1, want, &gain);
+        CHECK_MSG(strcmp(b1, "ko1k") && !strcmp(b1, want), "'k0Ik' -> '%s', reference '%s'", b1, want);
+        icstr_char_lm_free(lk);
+    }
     { /* lines that are a lone digit: a whole reading's lone "i" becomes "1", a piece's stays */
         static const char *qty[] = {"1", "1", "2", "1", "TOTAL"};
         icstr_char_lm *lq = lm_of(m, qty, 5);
