@@ -72,7 +72,7 @@ static int by_clean(const void *a, const void *b) {
 }
 
 /* The pool's words: the space-separated words of its labels whose cleaned form has at least
- * WORD_MIN characters and a letter, once each (the first spelling kept), sorted by cleaned form. */
+ * WORD_MIN characters and a letter, once each (one of its spellings), sorted by cleaned form. */
 #define WORD_MIN 3
 static int load_words(icstr_pool_lexicon *lx) {
     int cap = 0, n = 0;
@@ -109,7 +109,7 @@ static int load_words(icstr_pool_lexicon *lx) {
             s = e;
         }
     }
-    if (n) qsort(w, (size_t)n, sizeof *w, by_clean); /* stable enough: equal forms are one word */
+    if (n) qsort(w, (size_t)n, sizeof *w, by_clean);
     int u = 0;
     for (int i = 0; i < n; i++)
         if (u && !strcmp(w[u - 1].clean, w[i].clean)) free(w[i].word), free(w[i].clean);
