@@ -997,6 +997,16 @@ static void test_lexicon_words(void) {
         CHECK(icstr_pool_lexicon_correct(&lx, W, l2, 2, &q, t, 64, conf, NULL) == ICSTR_OK);
         CHECK_MSG(!strcmp(b[0], "kmp zetb") && conf[0] == 0.5f && !strcmp(b[1], "zeta kmq"), "'%s' '%s'", b[0], b[1]);
     }
+    { /* a long reading whose words all have a longer near word: the candidates that would not fit
+         the text's cap are dropped, and a reading longer than the model can write stays */
+        char b[64], *t = b;
+        strcpy(b, "zet zet zet zet zet zet zet zet zet zet zet zet zet zet zet");
+        float conf = 0.5f;
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.margin = 1000.0f;
+        CHECK(icstr_pool_lexicon_correct(&lx, W, lat, 1, &q, &t, (int)sizeof b, &conf, NULL) == ICSTR_OK);
+        CHECK(!strcmp(b, "zet zet zet zet zet zet zet zet zet zet zet zet zet zet zet") && conf == 0.5f);
+    }
     icstr_pool_lexicon_free(&lx);
     icstr_pool_close(pool);
     icstr_model_free(W);
