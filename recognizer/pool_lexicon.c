@@ -232,53 +232,44 @@ static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const flo
     const icstr_model_config *mc = icstr_model_get_config(m);
     int L = lx->max_label, C = WORD_CANDIDATES + 1;
     size_t per = (size_t)mc->latents * mc->dec_dim;
-    char *cand = malloc((size_t)C * cap);
+    char *text = malloc((size_t)WORD_CHUNK * cap); /* slot q's text at q * cap */
     int *tok = malloc((size_t)WORD_CHUNK * L * sizeof *tok), *len = malloc(WORD_CHUNK * sizeof *len);
     int *owner = malloc(WORD_CHUNK * sizeof *owner);
-    char **text = malloc(WORD_CHUNK * sizeof *text);
     double *lp = malloc(WORD_CHUNK * sizeof *lp);
     float *lat = icstr_alloc((size_t)WORD_CHUNK * per, sizeof(float));
-    int rc = cand && tok && len && owner && text && lp && lat ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "lexicon words");
-    for (int i = 0; text && i < WORD_CHUNK; i++) text[i] = NULL;
+    int rc = text && tok && len && owner && lp && lat ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "lexicon words");
     for (int i0 = 0; i0 < n && !rc;) {
         int q = 0, i = i0;
-        for (; i < n && q + C <= WORD_CHUNK && !rc; i++) {
+        for (; i < n && q + C <= WORD_CHUNK; i++) {
             if (done[i]) continue;
-            int k = word_candidates(lx, texts[i], max_ned, cand, cap);
-            if (k < 2) continue;
-            int first = q;
-            for (int c = 0; c < k; c++) {
-                if (icstr_model_encode_label(m, cand + (size_t)c * cap, tok + (size_t)q * L, &len[q])) {
+            int k = word_candidates(lx, texts[i], max_ned, text + (size_t)q * cap, cap), first = q;
+            for (int c = 0; k > 1 && c < k; c++) { /* the texts the model can write, packed */
+                const char *t = text + (size_t)(first + c) * cap;
+                if (icstr_model_encode_label(m, t, tok + (size_t)q * L, &len[q])) {
                     icstr_clear_error();
                     if (c == 0) break;
                     continue;
                 }
-                if (!(text[q] = strdup(cand + (size_t)c * cap))) {
-                    rc = icstr_fail(ICSTR_ERR_NOMEM, "lexicon words");
-                    break;
-                }
+                if (q != first + c) memmove(text + (size_t)q * cap, t, strlen(t) + 1);
                 memcpy(lat + (size_t)q * per, latents + (size_t)i * per, per * sizeof(float));
                 owner[q++] = i;
             }
-            if (q - first < 2) { /* the reading alone, or not even that */
-                while (q > first) free(text[--q]), text[q] = NULL;
-            }
+            if (q - first < 2) q = first; /* the reading alone, or not even that */
         }
         i0 = i;
-        if (!rc && q) rc = icstr_model_score(m, lat, q, NULL, tok, len, 1, lp);
+        if (q) rc = icstr_model_score(m, lat, q, NULL, tok, len, 1, lp);
         for (int s = 0; s < q && !rc;) {
             int r = owner[s], own = s, best = -1;
             for (s++; s < q && owner[s] == r; s++)
                 if (best < 0 || lp[s] > lp[best]) best = s;
             if (best >= 0 && lp[best] >= lp[own] - margin) {
-                strcpy(texts[r], text[best]);
+                strcpy(texts[r], text + (size_t)best * cap);
                 confidence[r] = (float)exp(lp[best]);
                 if (corrected) corrected[r] = 1;
             }
         }
-        for (int s = 0; s < q; s++) free(text[s]), text[s] = NULL;
     }
-    free(cand), free(tok), free(len), free(owner), free(text), free(lp);
+    free(text), free(tok), free(len), free(owner), free(lp);
     icstr_free(lat);
     return rc;
 }
