@@ -42,7 +42,9 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       letter, \"18.00\", stays). Else each word of 3 or more letters and\n" \
     "                       digits may become the labels' word within --lexicon-word-distance\n" \
     "                       (default 0.34; 0: no word pass) under the same margin: \"CST\" the\n" \
-    "                       \"GST\" of \"GST ID: 0021...\". For a domain that repeats its text\n"  \
+    "                       \"GST\" of \"GST ID: 0021...\". A line read in pieces is also judged\n" \
+    "                       whole, each candidate's parts scored on their pieces (\"ROUNDI\" +\n"  \
+    "                       \"HG\" -> \"ROUNDING\"). For a domain that repeats its text\n"          \
     "                       (receipts); a pool of hard samples reads worse with it\n"            \
     "  --knn                with --pool: the pool is also a datastore of the decoder's states: each\n" \
     "                       record's latents read with its label give one entry per character;\n"  \

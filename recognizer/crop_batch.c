@@ -527,6 +527,30 @@ int icstr_crop_batch_inputs_of(const icstr_crop_batch *b, int k, int *count) {
     return b->in_first[k] + (used && reads_whole(b, k));
 }
 
+/* --lexicon on the lines whose pieces' reading stayed: the whole line's candidates, each part
+ * scored on its piece (icstr_pool_lexicon_correct_pieces) */
+static int correct_lines_in_pieces(icstr_crop_batch *b, icstr_model *m) {
+    int n = 0, *first = malloc((size_t)b->n_ok * sizeof *first), *count = malloc((size_t)b->n_ok * sizeof *count);
+    int *line = malloc((size_t)b->n_ok * sizeof *line);
+    char **texts = malloc((size_t)b->n_ok * sizeof *texts);
+    float *conf = malloc((size_t)b->n_ok * sizeof *conf);
+    int rc = first && count && line && texts && conf ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "lines in pieces");
+    for (int k = 0; k < b->n_ok && !rc; k++) {
+        if (!b->pieces_won[k] || b->piece_count[k] < 2) continue;
+        first[n] = b->in_first[k] + reads_whole(b, k);
+        count[n] = b->piece_count[k];
+        texts[n] = b->texts[k];
+        conf[n] = b->confidence[k];
+        line[n++] = k;
+    }
+    if (!rc && n)
+        rc = icstr_pool_lexicon_correct_pieces(&b->lexicon, m, b->latents, n, first, count, b->in_texts,
+                                               &b->reading.lexicon_params, texts, ICSTR_TEXT_CAP, conf, NULL);
+    for (int j = 0; j < n && !rc; j++) b->confidence[line[j]] = conf[j];
+    free(first), free(count), free(line), free(texts), free(conf);
+    return rc;
+}
+
 /* The reading under the pool's view (the whole crops and the pieces of the long ones). */
 static int recognize_view(icstr_crop_batch *b, icstr_model *m, const icstr_decode_params *p) {
     if (!b->n_pieces) return read_inputs(b, m, p, b->images, NULL, b->n_ok, b->texts, b->confidence);
@@ -575,6 +599,7 @@ static int recognize_view(icstr_crop_batch *b, icstr_model *m, const icstr_decod
             b->confidence[k] = whole_conf;
         }
     }
+    if (!rc && b->reading.lexicon) rc = correct_lines_in_pieces(b, m);
     return rc;
 }
 

@@ -29,8 +29,10 @@ typedef struct {
                                 (default 0.998; above 1: never) */
     int lexicon;             /* 1: the pool's labels are also a lexicon (pool_lexicon.h): a
                                 reading close to some labels becomes the one the model finds
-                                likely enough (default 0: it also turns some right readings into
-                                a near label, e.g. in a pool of hard samples) */
+                                likely enough, and a line read in pieces is also judged whole
+                                (icstr_pool_lexicon_correct_pieces) (default 0: it also turns
+                                some right readings into a near label, e.g. in a pool of hard
+                                samples) */
     icstr_lexicon_params lexicon_params;
     int knn;                 /* 1: every decoding pass mixes in the votes of the pool's decoder
                                 states (pool_knn.h; greedy only) */

@@ -12,15 +12,13 @@ icstr_lexicon_params icstr_lexicon_default_params(void) {
 }
 
 /* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */
-static int has_letter(const char *clean, int n) {
+int icstr_lexicon_has_letter(const char *clean, int n) {
     for (int i = 0; i < n; i++)
         if (clean[i] >= 'a' && clean[i] <= 'z') return 1;
     return 0;
 }
 
-/* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
- * (the lengths alone say so). */
-static double ned(const char *a, int na, const char *b, int nb, double max_ned) {
+double icstr_lexicon_ned(const char *a, int na, const char *b, int nb, double max_ned) {
     int longer = na > nb ? na : nb;
     if (!longer) return 0.0;
     if (abs(na - nb) > max_ned * longer) return 2.0;
@@ -72,8 +70,8 @@ static int by_clean(const void *a, const void *b) {
 }
 
 /* The pool's words: the space-separated words of its labels whose cleaned form has at least
- * WORD_MIN characters and a letter, once each (one of its spellings), sorted by cleaned form. */
-#define WORD_MIN 3
+ * ICSTR_LEXICON_WORD_MIN characters and a letter, once each (one of its spellings), sorted by
+ * cleaned form. */
 static int load_words(icstr_pool_lexicon *lx) {
     int cap = 0, n = 0;
     icstr_lexicon_word *w = NULL;
@@ -89,7 +87,7 @@ static int load_words(icstr_pool_lexicon *lx) {
                 memcpy(raw, s, len);
                 raw[len] = 0;
                 int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, raw, clean, sizeof clean);
-                if (nc >= WORD_MIN && has_letter(clean, nc)) {
+                if (nc >= ICSTR_LEXICON_WORD_MIN && icstr_lexicon_has_letter(clean, nc)) {
                     if (n == cap) {
                         cap = cap ? 2 * cap : 256;
                         icstr_lexicon_word *g = realloc(w, (size_t)cap * sizeof *g);
@@ -155,20 +153,46 @@ int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx) {
     return rc;
 }
 
-/* the pool's word nearest a cleaned word (normalised edit distance at most max_ned), -1 if none
- * or if the word is the pool's already */
-static int nearest_word(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned) {
+int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned, int C,
+                                 int *cand, double *dist) {
+    if (nc <= 0 || !icstr_lexicon_has_letter(clean, nc)) return 0;
+    int k = 0;
+    for (int j = 0; j < lx->n; j++) {
+        if (lx->clean_len[j] == nc && !strcmp(lx->clean[j], clean)) return -1; /* a label already */
+        double d = icstr_lexicon_ned(clean, nc, lx->clean[j], lx->clean_len[j], max_ned);
+        if (d > max_ned || lx->len[j] == 0) continue;
+        int at; /* keep the C nearest, nearest first */
+        if (k < C) at = k++;
+        else if (d < dist[C - 1]) at = C - 1;
+        else continue;
+        while (at > 0 && dist[at - 1] > d) {
+            dist[at] = dist[at - 1];
+            cand[at] = cand[at - 1];
+            at--;
+        }
+        dist[at] = d;
+        cand[at] = j;
+    }
+    return k;
+}
+
+int icstr_lexicon_word_index(const icstr_pool_lexicon *lx, const char *clean) {
     int lo = 0, hi = lx->n_words;
-    while (lo < hi) { /* the word itself */
+    while (lo < hi) {
         int mid = (lo + hi) / 2, c = strcmp(lx->words[mid].clean, clean);
-        if (!c) return -1;
+        if (!c) return mid;
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
+    return -1;
+}
+
+int icstr_lexicon_nearest_word(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned) {
+    if (icstr_lexicon_word_index(lx, clean) >= 0) return -1; /* the word itself */
     int best = -1;
     double best_d = 2.0;
     for (int j = 0; j < lx->n_words; j++) {
-        double d = ned(clean, nc, lx->words[j].clean, lx->words[j].clean_len, max_ned);
+        double d = icstr_lexicon_ned(clean, nc, lx->words[j].clean, lx->words[j].clean_len, max_ned);
         if (d <= max_ned && d < best_d) best = j, best_d = d;
     }
     return best;
@@ -190,7 +214,8 @@ static int word_candidates(const icstr_pool_lexicon *lx, const char *text, doubl
             memcpy(raw, text + s, (size_t)(e - s));
             raw[e - s] = 0;
             int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, raw, clean, sizeof clean), j;
-            if (nc >= WORD_MIN && has_letter(clean, nc) && (j = nearest_word(lx, clean, nc, max_ned)) >= 0)
+            if (nc >= ICSTR_LEXICON_WORD_MIN && icstr_lexicon_has_letter(clean, nc) &&
+                (j = icstr_lexicon_nearest_word(lx, clean, nc, max_ned)) >= 0)
                 at[k] = s, end[k] = e, with[k++] = j;
         }
         s = e;
@@ -225,8 +250,8 @@ static int word_candidates(const icstr_pool_lexicon *lx, const char *text, doubl
 /* The word pass over the readings not done[i] (the line pass put a label in): each reading's
  * candidates scored on its crop (no prompts, either case); the likeliest stays when at most
  * margin below the reading's (corrected[i] = 1 then; corrected may be NULL). */
-static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents, int n, double max_ned,
-                         double margin, char **texts, int cap, float *confidence, const unsigned char *done,
+static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents, int n,
+                         const icstr_lexicon_params *p, char **texts, int cap, float *confidence, const unsigned char *done,
                          unsigned char *corrected) {
     if (!lx->n_words) return ICSTR_OK;
     const icstr_model_config *mc = icstr_model_get_config(m);
@@ -242,7 +267,7 @@ static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const flo
         int q = 0, i = i0;
         for (; i < n && q + C <= WORD_CHUNK; i++) {
             if (done[i]) continue;
-            int k = word_candidates(lx, texts[i], max_ned, text + (size_t)q * cap, cap), first = q;
+            int k = word_candidates(lx, texts[i], p->word_ned, text + (size_t)q * cap, cap), first = q;
             for (int c = 0; k > 1 && c < k; c++) { /* the texts the model can write, packed */
                 const char *t = text + (size_t)(first + c) * cap;
                 if (icstr_model_encode_label(m, t, tok + (size_t)q * L, &len[q])) {
@@ -262,7 +287,7 @@ static int correct_words(const icstr_pool_lexicon *lx, icstr_model *m, const flo
             int r = owner[s], own = s, best = -1;
             for (s++; s < q && owner[s] == r; s++)
                 if (best < 0 || lp[s] > lp[best]) best = s;
-            if (best >= 0 && lp[best] >= lp[own] - margin) {
+            if (best >= 0 && lp[best] >= lp[own] - p->margin) {
                 strcpy(texts[r], text + (size_t)best * cap);
                 confidence[r] = (float)exp(lp[best]);
                 if (corrected) corrected[r] = 1;
@@ -294,26 +319,10 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
         rc = icstr_fail(ICSTR_ERR_NOMEM, "pool lexicon: %d readings", n);
     for (int i = 0; i < n && !rc; i++) {
         first[i] = q;
-        int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), k = 0, known = 0;
-        if (nc <= 0 || !has_letter(clean, nc)) continue;
-        for (int j = 0; j < lx->n && !known; j++) {
-            if (lx->clean_len[j] == nc && !strcmp(lx->clean[j], clean)) known = 1; /* a label already */
-            double d = ned(clean, nc, lx->clean[j], lx->clean_len[j], p->max_ned);
-            if (known || d > p->max_ned || lx->len[j] == 0) continue;
-            int at; /* keep the C nearest, nearest first */
-            if (k < C) at = k++;
-            else if (d < dist[C - 1]) at = C - 1;
-            else continue;
-            while (at > 0 && dist[at - 1] > d) {
-                dist[at] = dist[at - 1];
-                cand[q + 1 + at] = cand[q + 1 + at - 1];
-                at--;
-            }
-            dist[at] = d;
-            cand[q + 1 + at] = j;
-        }
-        int own = 0;
-        if (known || !k || icstr_model_encode_label(m, texts[i], tok + (size_t)q * L, &own)) {
+        int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), own = 0;
+        if (nc <= 0) continue;
+        int k = icstr_lexicon_nearest_labels(lx, clean, nc, p->max_ned, C, cand + q + 1, dist);
+        if (k <= 0 || icstr_model_encode_label(m, texts[i], tok + (size_t)q * L, &own)) {
             icstr_clear_error();
             continue;
         }
@@ -346,7 +355,7 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
     free(tok), free(len), free(cand), free(first), free(count), free(lp), free(dist);
     icstr_free(lat);
     if (!rc && p->word_ned > 0.0f)
-        rc = correct_words(lx, m, latents, n, p->word_ned, p->margin, texts, cap, confidence, fixed, corrected);
+        rc = correct_words(lx, m, latents, n, p, texts, cap, confidence, fixed, corrected);
     free(fixed);
     return rc;
 }

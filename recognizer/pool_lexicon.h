@@ -58,4 +58,38 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
                                const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
                                unsigned char *corrected);
 
+/* Corrects lines read in pieces (a crop too wide for the model, crop_batch): line i's pieces are
+ * the inputs first[i] .. first[i] + count[i] - 1 (latents (inputs, M, dec_dim), their readings
+ * piece_texts), texts[i] their readings joined by spaces. The per-input pass above only ever sees
+ * a piece; here the whole line's candidates are the labels near its joined reading and the
+ * joined reading with a word the pieces' edge cut in two put right (the halves joined are near a
+ * word of the labels: "ROUNDI" + "HG" -> "ROUNDING"). A candidate is cut where it aligns with the
+ * edges between the pieces' readings, each part scored on its piece (no prompts, either case),
+ * and the sum replaces the line's reading when at most margin below the sum of its pieces'
+ * readings' (corrected[i] = 1 then; corrected may be NULL; confidence[i] becomes exp(sum)).
+ * Lines with fewer than 2 pieces are left alone. Errors: those of icstr_model_score,
+ * ICSTR_ERR_NOMEM. */
+int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents,
+                                      int n_lines, const int *first, const int *count, char *const *piece_texts,
+                                      const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
+                                      unsigned char *corrected);
+
+/* ---- shared by the lexicon's passes (pool_lexicon.c) ---- */
+/* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */
+int icstr_lexicon_has_letter(const char *clean, int n);
+/* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
+ * (the lengths alone say so). */
+double icstr_lexicon_ned(const char *a, int na, const char *b, int nb, double max_ned);
+/* The (at most C) labels nearest a cleaned reading within max_ned, nearest first: their indices
+ * in cand, distances in dist (C each); returns how many (0 where the reading has no letter), -1
+ * where the reading is a label already. */
+int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned, int C,
+                                 int *cand, double *dist);
+/* the index of a cleaned word among the labels' words (lx->words), -1 if it is none */
+int icstr_lexicon_word_index(const icstr_pool_lexicon *lx, const char *clean);
+/* the pool's word nearest a cleaned word (normalised edit distance at most max_ned), -1 if none
+ * or if the word is the pool's already */
+int icstr_lexicon_nearest_word(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned);
+#define ICSTR_LEXICON_WORD_MIN 3 /* the labels' words: at least this many letters and digits */
+
 #endif

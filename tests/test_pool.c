@@ -1013,6 +1013,107 @@ static void test_lexicon_words(void) {
     for (int i = 0; i <= NL; i++) free(png[i]);
 }
 
+/* The lexicon on a line read in pieces (icstr_pool_lexicon_correct_pieces): the line's candidates
+ * (a label near its joined reading; the joined reading with a word its pieces' edge cut put right)
+ * are cut where they align with the edges between the pieces' readings, each part scored on its
+ * own piece, and the sum stays when at most margin below the pieces' readings' sum; a candidate
+ * that leaves a piece showing text with no part, and a line of one piece, are left alone. */
+static double parts_logprob(icstr_model *W, const float *lat, const char *const *parts, int n) {
+    enum { L = 8, PER = 4 * 16 };
+    int tok[4 * L], tl[4];
+    float pl[4 * PER];
+    double lp[4], sum = 0.0;
+    for (int j = 0; j < n; j++) {
+        CHECK(icstr_model_encode_label(W, parts[j], tok + j * L, &tl[j]) == ICSTR_OK);
+        memcpy(pl + j * PER, lat + j * PER, PER * sizeof(float));
+    }
+    CHECK(icstr_model_score(W, pl, n, NULL, tok, tl, 1, lp) == ICSTR_OK);
+    for (int j = 0; j < n; j++) sum += lp[j];
+    return sum;
+}
+
+static void test_lexicon_pieces(void) {
+    icstr_model *W = tiny_model(3, "abcdefghijklmnopqrstuvwxyz0123456789 ");
+    icstr_pool *pool = new_pool(W, "lexicon-pieces");
+    const char *labels[] = {"kmq 12", "zeta kmq", "ab"};
+    enum { NL = 3, PER = 4 * 16 };
+    unsigned char *png[NL + 2];
+    size_t len[NL + 2];
+    add_labelled(pool, labels, NL, 1800, "lp", png, len);
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    float x[3 * 8 * 32], lat[2 * PER];
+    static const char *const drawn[2] = {"zeta", "kmq"};
+    for (int j = 0; j < 2; j++) { /* two pieces' latents */
+        png[NL + j] = draw_crop(drawn[j], 1900 + (uint64_t)j, &len[NL + j]);
+        to_input(W, png[NL + j], len[NL + j], x);
+        CHECK(icstr_model_encode(W, x, 1, lat + j * PER, NULL) == ICSTR_OK);
+    }
+    static const struct {
+        const char *piece[2], *want;    /* the pieces' readings; the candidate */
+        const char *part[2];            /* its parts, as cut */
+        float max_ned;
+    } cases[] = {
+        {{"zeta", "kmp"}, "zeta kmq", {"zeta", "kmq"}, 0.5f},  /* a label */
+        {{"ze", "tb kmq"}, "zeta kmq", {"ze", "ta kmq"}, 0.0f}, /* a word cut by the edge */
+    };
+    int first = 0, two = 2;
+    for (int c = 0; c < 2; c++) {
+        const char *const *part = cases[c].part;
+        double own = parts_logprob(W, lat, cases[c].piece, 2), cand = parts_logprob(W, lat, part, 2);
+        static const float margins[] = {1000.0f, -1000.0f};
+        for (int k = 0; k < 2; k++) {
+            char p0[16], p1[16], line[64], *pt[2] = {p0, p1}, *t = line;
+            strcpy(p0, cases[c].piece[0]), strcpy(p1, cases[c].piece[1]);
+            snprintf(line, sizeof line, "%s %s", p0, p1);
+            float conf = 0.5f;
+            unsigned char fixed = 9;
+            icstr_lexicon_params q = icstr_lexicon_default_params();
+            q.margin = margins[k];
+            q.max_ned = cases[c].max_ned;
+            CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+                  ICSTR_OK);
+            int want = own - cand <= margins[k];
+            if (want) {
+                CHECK_MSG(fixed == 1 && !strcmp(line, cases[c].want), "case %d margin %g: '%s'", c,
+                          (double)margins[k], line);
+                CHECK_NEAR(log(conf), cand, 1e-4); /* the parts' sum (the confidence is tiny) */
+            } else {
+                char joined[64];
+                snprintf(joined, sizeof joined, "%s %s", cases[c].piece[0], cases[c].piece[1]);
+                CHECK_MSG(fixed == 0 && !strcmp(line, joined) && conf == 0.5f, "case %d kept: '%s'", c, line);
+            }
+        }
+    }
+    { /* "x" + "zeta kmp": the label "zeta kmq" leaves the piece "x" no part; a part too short; one
+         piece: alone */
+        char p0[64] = "x", p1[64] = "zeta kmp", line[64] = "x zeta kmp", *pt[2] = {p0, p1}, *t = line;
+        float conf = 0.5f;
+        unsigned char fixed = 9;
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.margin = 1000.0f;
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+              ICSTR_OK);
+        CHECK_MSG(!fixed && !strcmp(line, "x zeta kmp") && conf == 0.5f, "a piece with no part: '%s'", line);
+        /* "zeta" + "kmq 1234": the label's part "kmq" has less than half the piece's 7 characters */
+        strcpy(p0, "zeta"), strcpy(p1, "kmq 1234"), strcpy(line, "zeta kmq 1234");
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+              ICSTR_OK);
+        CHECK_MSG(!fixed && !strcmp(line, "zeta kmq 1234") && conf == 0.5f, "a part too short: '%s'", line);
+        int one = 1;
+        conf = 0.5f;
+        strcpy(line, "zeta kmp");
+        strcpy(p0, "zeta kmp");
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &one, pt, &q, &t, 64, &conf, &fixed) ==
+              ICSTR_OK);
+        CHECK_MSG(!fixed && !strcmp(line, "zeta kmp") && conf == 0.5f, "one piece: '%s'", line);
+    }
+    icstr_pool_lexicon_free(&lx);
+    icstr_pool_close(pool);
+    icstr_model_free(W);
+    for (int i = 0; i < NL + 2; i++) free(png[i]);
+}
+
 /* Draws n crops of labels (variants variant0...), adds them to pool and puts their inputs in cb
  * (initialised here for n crops); png/len get the encoded crops for the caller to free. */
 static void add_drawn_crops(icstr_model *m, icstr_pool *pool, icstr_crop_batch *cb, int n, char labels[][8],
@@ -1419,6 +1520,7 @@ int main(void) {
     test_incontext(A);
     test_lexicon(A);
     test_lexicon_words();
+    test_lexicon_pieces();
     test_glyph_store(A);
     test_knn_store(A);
     test_pool_lm(A);
