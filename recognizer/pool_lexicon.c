@@ -7,7 +7,7 @@
 #include <string.h>
 
 icstr_lexicon_params icstr_lexicon_default_params(void) {
-    icstr_lexicon_params p = {0.5f, 4.0f, 4, 0.34f};
+    icstr_lexicon_params p = {0.5f, 4.0f, 4, 0.34f, 1};
     return p;
 }
 
@@ -153,14 +153,16 @@ int icstr_pool_lexicon_load(icstr_pool *pool, icstr_pool_lexicon *lx) {
     return rc;
 }
 
-int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned, int C,
-                                 int *cand, double *dist) {
+int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc,
+                                 const icstr_lexicon_params *p, int C, int *cand, double *dist) {
+    double max_ned = p->max_ned;
     if (nc <= 0 || !icstr_lexicon_has_letter(clean, nc)) return 0;
     int k = 0;
     for (int j = 0; j < lx->n; j++) {
         if (lx->clean_len[j] == nc && !strcmp(lx->clean[j], clean)) return -1; /* a label already */
         double d = icstr_lexicon_ned(clean, nc, lx->clean[j], lx->clean_len[j], max_ned);
-        if (d > max_ned || lx->len[j] == 0) continue;
+        if (d > max_ned || lx->len[j] == 0 || (p->max_shorter >= 0 && lx->clean_len[j] < nc - p->max_shorter))
+            continue;
         int at; /* keep the C nearest, nearest first */
         if (k < C) at = k++;
         else if (d < dist[C - 1]) at = C - 1;
@@ -321,7 +323,7 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
         first[i] = q;
         int nc = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), own = 0;
         if (nc <= 0) continue;
-        int k = icstr_lexicon_nearest_labels(lx, clean, nc, p->max_ned, C, cand + q + 1, dist);
+        int k = icstr_lexicon_nearest_labels(lx, clean, nc, p, C, cand + q + 1, dist);
         if (k <= 0 || icstr_model_encode_label(m, texts[i], tok + (size_t)q * L, &own)) {
             icstr_clear_error();
             continue;

@@ -43,6 +43,10 @@ typedef struct {
     float word_ned;     /* the word pass (below): a word's candidates are the labels' words at
                            most this normalised edit distance from it (default 0.34: one edit in
                            three letters; 0: no word pass) */
+    int max_shorter;    /* a label is a candidate only with at most this many letters and
+                           digits fewer than the reading (default 1; negative: any): the
+                           model's log-probability favours every shorter text ("Cash Bill:"
+                           came within the margin of the label "CASH", "21.0S" of "1.00") */
 } icstr_lexicon_params;
 icstr_lexicon_params icstr_lexicon_default_params(void);
 
@@ -80,11 +84,11 @@ int icstr_lexicon_has_letter(const char *clean, int n);
 /* The normalised edit distance of two cleaned strings, or 2 when it is sure to exceed max_ned
  * (the lengths alone say so). */
 double icstr_lexicon_ned(const char *a, int na, const char *b, int nb, double max_ned);
-/* The (at most C) labels nearest a cleaned reading within max_ned, nearest first: their indices
- * in cand, distances in dist (C each); returns how many (0 where the reading has no letter), -1
- * where the reading is a label already. */
-int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc, double max_ned, int C,
-                                 int *cand, double *dist);
+/* The (at most C) labels nearest a cleaned reading within p->max_ned (and p->max_shorter),
+ * nearest first: their indices in cand, distances in dist (C each); returns how many (0 where
+ * the reading has no letter), -1 where the reading is a label already. */
+int icstr_lexicon_nearest_labels(const icstr_pool_lexicon *lx, const char *clean, int nc,
+                                 const icstr_lexicon_params *p, int C, int *cand, double *dist);
 /* the index of a cleaned word among the labels' words (lx->words), -1 if it is none */
 int icstr_lexicon_word_index(const icstr_pool_lexicon *lx, const char *clean);
 /* the pool's word nearest a cleaned word (normalised edit distance at most max_ned), -1 if none

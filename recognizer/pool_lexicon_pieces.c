@@ -237,7 +237,7 @@ int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model 
         if (count[i] < 2 || count[i] > ICSTR_LINE_MAX_PIECES || !read_line(&lr, piece_texts + first[i], count[i]))
             continue;
         int ncl = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), nc = 0, skip;
-        int k = ncl > 0 ? icstr_lexicon_nearest_labels(lx, clean, ncl, p->max_ned, C, cand, dist) : 0;
+        int k = ncl > 0 ? icstr_lexicon_nearest_labels(lx, clean, ncl, p, C, cand, dist) : 0;
         if (k < 0) continue; /* a label already */
         for (int c = 0; c < k; c++)
             if (strlen(lx->labels[cand[c]]) < PIECES_TEXT) strcpy(cands + (size_t)nc++ * PIECES_TEXT, lx->labels[cand[c]]);

@@ -920,6 +920,23 @@ static void test_lexicon(icstr_model *A) {
                   "a reading of digits became '%s' / '%s'", t[0], t[1]);
         CHECK_MSG(fixed[2] && strcmp(t[2], "a13"), "a13 stayed");
     }
+    /* a label two or more letters and digits shorter than the reading is no candidate by
+       default ("abcde" stays; "abcd" -> a label), any with max_shorter -1; the word pass off */
+    for (int any = 0; any < 2; any++) {
+        char b[2][64] = {"abcde", "abcd"}, *t[2] = {b[0], b[1]};
+        float c[2] = {0.5f, 0.5f}, l2[2 * 4 * 16];
+        unsigned char fixed[2];
+        for (int i = 0; i < 2; i++) memcpy(l2 + i * 4 * 16, lat, sizeof(float) * 4 * 16);
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.max_ned = 0.9f; /* not "xyz12", as long as "abcde" and as far as can be */
+        q.margin = 1000.0f;
+        q.word_ned = 0.0f;
+        if (any) q.max_shorter = -1;
+        CHECK(icstr_pool_lexicon_correct(&lx, A, l2, 2, &q, t, 64, c, fixed) == ICSTR_OK);
+        CHECK_MSG(fixed[0] == any && (any ? strcmp(t[0], "abcde") != 0 : !strcmp(t[0], "abcde")) && fixed[1] &&
+                      strcmp(t[1], "abcd"),
+                  "max_shorter %d: abcde -> '%s', abcd -> '%s'", q.max_shorter, t[0], t[1]);
+    }
     icstr_pool_lexicon_free(&lx);
     icstr_pool_close(pool);
     for (int i = 0; i < NL + NQ; i++) free(png[i]);
@@ -1157,6 +1174,7 @@ static int batch_as_lexicon(icstr_crop_batch *cb, icstr_pool *pool, icstr_model 
     CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
     rd->lexicon_params.max_ned = 1.0f;
     rd->lexicon_params.margin = 1000.0f;
+    rd->lexicon_params.max_shorter = -1;
     CHECK(icstr_pool_lexicon_correct(&lx, m, cb->latents, n, &rd->lexicon_params, p, ICSTR_TEXT_CAP, c, fixed) ==
           ICSTR_OK);
     rd->lexicon = 1;
