@@ -9,7 +9,9 @@
  * of at least 3 letters and digits, one a letter, that is no word of the labels may become the
  * labels' word nearest it (within word_ned); the candidates (each such word put right alone,
  * then all of them at once) are scored as the labels are, under the same margin: "CST" in a
- * pool whose "GST ID: 0021..." line shows "GST" becomes "GST", a line the pool never held. */
+ * pool whose "GST ID: 0021..." line shows "GST" becomes "GST", a line the pool never held.
+ * A line read in pieces is then judged whole too (icstr_pool_lexicon_correct_pieces,
+ * pool_lexicon_pieces.c). */
 #ifndef ICSTR_POOL_LEXICON_H
 #define ICSTR_POOL_LEXICON_H
 
@@ -65,14 +67,17 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
 /* Corrects lines read in pieces (a crop too wide for the model, crop_batch): line i's pieces are
  * the inputs first[i] .. first[i] + count[i] - 1 (latents (inputs, M, dec_dim), their readings
  * piece_texts), texts[i] their readings joined by spaces. The per-input pass above only ever sees
- * a piece; here the whole line's candidates are the labels near its joined reading and the
- * joined reading with a word the pieces' edge cut in two put right (the halves joined are near a
- * word of the labels: "ROUNDI" + "HG" -> "ROUNDING"). A candidate is cut where it aligns with the
- * edges between the pieces' readings, each part scored on its piece (no prompts, either case),
- * and the sum replaces the line's reading when at most margin below the sum of its pieces'
- * readings' (corrected[i] = 1 then; corrected may be NULL; confidence[i] becomes exp(sum)).
- * Lines with fewer than 2 pieces are left alone. Errors: those of icstr_model_score,
- * ICSTR_ERR_NOMEM. */
+ * a piece; here the whole line's candidates are the labels near its joined reading (as above:
+ * max_ned, max_shorter, candidates) and, with word_ned > 0, the joined reading with a word the
+ * pieces' edge cut in two put right (neither half a word of the labels, the halves joined within
+ * word_ned of one: "ROUNDI" + "HG" -> "ROUNDING"; each such word alone, then all at once). A
+ * candidate is cut where it aligns (edit distance, either case, spaces left out) with the edges
+ * between the pieces' readings; one that leaves a piece less than half the letters and digits
+ * its reading shows (or no text at all) is dropped; each part is scored on its piece (no
+ * prompts, either case), and the sum replaces the line's reading when at most margin below the
+ * sum of its pieces' readings' (corrected[i] = 1 then; corrected may be NULL; confidence[i]
+ * becomes exp(sum)). Lines of one piece, and lines whose joined reading is a label, are left
+ * alone. Errors: those of icstr_model_score, ICSTR_ERR_NOMEM. */
 int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents,
                                       int n_lines, const int *first, const int *count, char *const *piece_texts,
                                       const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
