@@ -1131,6 +1131,70 @@ static void test_lexicon_pieces(void) {
     for (int i = 0; i < NL + 2; i++) free(png[i]);
 }
 
+/* The pieces pass on random readings (letters of either case, digits, spaces, punctuation, a
+ * two-byte character; 1 to 12 pieces, some near the texts' cap), every candidate within reach at
+ * any margin: no failure, a reading no candidate replaced stays as it was, a replaced one is
+ * valid UTF-8 that fits the cap. Under the ASan build this is where buffer mistakes show. */
+static void test_lexicon_pieces_random(void) {
+    icstr_model *W = tiny_model(3, "abcdefghijklmnopqrstuvwxyz0123456789 ");
+    icstr_pool *pool = new_pool(W, "lexicon-pieces-random");
+    const char *labels[] = {"kmq 12", "zeta kmq", "ab", "rounding", "total qty"};
+    enum { NL = 5, PER = 4 * 16, P = ICSTR_LINE_MAX_PIECES };
+    unsigned char *png[NL];
+    size_t len[NL];
+    add_labelled(pool, labels, NL, 2100, "lr", png, len);
+    icstr_pool_lexicon lx;
+    CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
+    static float lat[P * PER];
+    icstr_rng g;
+    icstr_rng_seed(&g, 77);
+    for (int i = 0; i < P * PER; i++) lat[i] = icstr_rng_range(&g, -1.0f, 1.0f);
+    /* what the model writes, and (one time in 50) what it cannot: another case, punctuation, UTF-8 */
+    static const char *const bits[] = {"a", "b", "k", "m", "q", "z", "e", "t", "1", "2", " ", " ",
+                                       "ro", "und", "ing", "tot", "al", "qty"};
+    static const char *const odd[] = {"Z", "K", ".", ":", "(", "\xc3\xa9"};
+    enum { NB = sizeof bits / sizeof *bits, NO = sizeof odd / sizeof *odd };
+    static char piece[P][ICSTR_TEXT_CAP], line[ICSTR_TEXT_CAP], before[ICSTR_TEXT_CAP];
+    char *pt[P], *t = line;
+    for (int j = 0; j < P; j++) pt[j] = piece[j];
+    int ok = 1, replaced = 0;
+    for (int it = 0; it < 400 && ok; it++) {
+        int count = 1 + (int)icstr_rng_below(&g, P), first = 0, longest = it % 10 == 0 ? 240 : 8; /* the model writes 8 at most */
+        line[0] = 0;
+        for (int j = 0; j < count; j++) {
+            size_t n = 0, want = icstr_rng_below(&g, (uint32_t)longest) + 1;
+            piece[j][0] = 0;
+            while (n < want) {
+                const char *b = icstr_rng_below(&g, 50) ? bits[icstr_rng_below(&g, NB)] : odd[icstr_rng_below(&g, NO)];
+                if (n + strlen(b) >= ICSTR_TEXT_CAP) break;
+                strcpy(piece[j] + n, b), n += strlen(b);
+            }
+            size_t at = strlen(line), pl = strlen(piece[j]);
+            if (at + 1 + pl < sizeof line) { /* the batch cuts a joined reading at the cap too */
+                if (at) line[at++] = ' ';
+                memcpy(line + at, piece[j], pl + 1);
+            }
+        }
+        strcpy(before, line);
+        float conf = 0.25f;
+        unsigned char fixed = 9;
+        icstr_lexicon_params q = icstr_lexicon_default_params();
+        q.max_ned = 1.0f, q.margin = 1000.0f, q.word_ned = 1.0f, q.max_shorter = it % 2 ? 1 : -1;
+        ok = icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &count, pt, &q, &t, ICSTR_TEXT_CAP, &conf,
+                                               &fixed) == ICSTR_OK;
+        size_t n = strlen(line);
+        if (fixed) replaced++;
+        ok = ok && fixed <= 1 && n < ICSTR_TEXT_CAP && icstr_utf8_valid(line, n) &&
+             (fixed || (!strcmp(line, before) && conf == 0.25f));
+        CHECK_MSG(ok, "random pieces %d: '%s' -> '%s' (fixed %d)", it, before, line, fixed);
+    }
+    CHECK_MSG(replaced > 20, "random pieces: only %d of 400 lines replaced: the check is vacuous", replaced);
+    icstr_pool_lexicon_free(&lx);
+    icstr_pool_close(pool);
+    icstr_model_free(W);
+    for (int i = 0; i < NL; i++) free(png[i]);
+}
+
 /* Draws n crops of labels (variants variant0...), adds them to pool and puts their inputs in cb
  * (initialised here for n crops); png/len get the encoded crops for the caller to free. */
 static void add_drawn_crops(icstr_model *m, icstr_pool *pool, icstr_crop_batch *cb, int n, char labels[][8],
@@ -1539,6 +1603,7 @@ int main(void) {
     test_lexicon(A);
     test_lexicon_words();
     test_lexicon_pieces();
+    test_lexicon_pieces_random();
     test_glyph_store(A);
     test_knn_store(A);
     test_pool_lm(A);
