@@ -138,6 +138,9 @@ typedef struct {
     float whole_aspect; /* for the reader (crop_batch): a crop cut in pieces and wider than this
                            many heights is read in pieces only, never whole (default 8; <= 0: any
                            crop is also read whole) */
+    float fine_gap;     /* the reader's second pass: a piece still wider than piece_aspect is cut
+                           again at blank runs at least this many heights wide (0.15: the gaps
+                           between letters; <= 0 or >= min_gap: off) */
 } icstr_line_split_params;
 icstr_line_split_params icstr_line_split_default_params(void);
 
@@ -148,7 +151,9 @@ icstr_line_split_params icstr_line_split_default_params(void);
  * from background by Otsu's two classes of grey values, the background being the class that
  * holds most of the border, ink 65% of the way from its mean to the other's) at least
  * min_gap heights wide. Greedy: each piece runs to the farthest such cut that keeps it within
- * piece_aspect heights, or to the next cut when one word alone is wider. A crop no wider than
+ * piece_aspect heights, or to the next cut when one word alone is wider. A piece still wider
+ * than piece_aspect heights is then cut again the same way at the blank runs inside it at least
+ * fine_gap heights wide (between letters; fine_gap <= 0 or >= min_gap: not). A crop no wider than
  * split_aspect heights, without contrast or without such gaps is one piece [0, w).
  * x0, x1 hold max_pieces ints. Returns the number of pieces (>= 1) or
  * ICSTR_ERR_ARG / ICSTR_ERR_NOMEM. */

@@ -3,7 +3,10 @@
  * every crop squeezed to 32 x 128 pixels; a line of 25 characters would leave 5 pixels a
  * character. Cuts go only through blank column runs at least min_gap heights wide (the gaps
  * between words), never through ink, and pieces are kept at most piece_aspect heights wide
- * where the gaps allow (a single word wider than that stays whole). */
+ * where the gaps allow. For the reader, a piece still wider (a long word, or words set closer
+ * than min_gap) is cut again at the narrower blank runs between its letters (fine_gap); a
+ * labelled crop (a pool's record) is cut at word gaps only, so its words can be told to its
+ * pieces. */
 #include "icstr_data.h"
 
 #include <stdio.h>
@@ -11,7 +14,7 @@
 #include <string.h>
 
 icstr_line_split_params icstr_line_split_default_params(void) {
-    icstr_line_split_params p = {4.5f, 3.5f, 0.25f, 8.0f};
+    icstr_line_split_params p = {4.5f, 3.5f, 0.25f, 8.0f, 0.15f};
     return p;
 }
 
@@ -55,75 +58,51 @@ static int ink_threshold(const unsigned char *grey, int w, int h, int *dark, int
     return 1;
 }
 
-/* The cut candidates of img: the centres of its interior blank column runs at least min_gap
- * heights wide, left to right, into cut (w ints). Returns how many (0: none, or no contrast), or
- * ICSTR_ERR_NOMEM. */
-static int find_cuts(const icstr_image *img, const icstr_line_split_params *p, int *cut) {
+/* The ink per column of img (w ints, zeroed by the caller), the most ink a blank column may
+ * hold (h/32: speckle of a scan) and the first and last inked columns. Returns 0 when the crop
+ * has no contrast to tell ink by or no inked column, 1 otherwise, or ICSTR_ERR_NOMEM. */
+static int column_ink(const icstr_image *img, int *ink, int *blank_max, int *first, int *last) {
     int w = img->w, h = img->h;
     size_t n = (size_t)w * h;
     unsigned char *grey = malloc(n);
-    int *ink = calloc((size_t)w, sizeof *ink);
-    if (!grey || !ink) {
-        free(grey);
-        free(ink);
-        return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d x %d", w, h);
-    }
+    if (!grey) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d x %d", w, h);
     for (size_t i = 0; i < n; i++) {
         const unsigned char *px = img->rgb + 3 * i;
         grey[i] = (unsigned char)((px[0] + px[1] + px[2]) / 3);
     }
-    int dark = 1, thr = 0, n_cuts = 0;
-    if (ink_threshold(grey, w, h, &dark, &thr)) {
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                int v = grey[(size_t)y * w + x];
-                ink[x] += dark ? v <= thr : v > thr;
-            }
-        /* a column is blank with at most h/32 ink pixels (speckle of a scan) */
-        int blank_max = h / 32, first = -1, last = -1;
-        for (int x = 0; x < w; x++)
-            if (ink[x] > blank_max) {
-                if (first < 0) first = x;
-                last = x;
-            }
-        float min_gap = p->min_gap * (float)h;
-        for (int x = first; first >= 0 && x <= last;) {
-            if (ink[x] > blank_max) {
-                x++;
-                continue;
-            }
-            int s = x;
-            while (x <= last && ink[x] <= blank_max) x++;
-            if ((float)(x - s) >= min_gap) cut[n_cuts++] = (s + x) / 2;
+    int dark = 1, thr = 0, contrast = ink_threshold(grey, w, h, &dark, &thr);
+    for (int y = 0; contrast && y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int v = grey[(size_t)y * w + x];
+            ink[x] += dark ? v <= thr : v > thr;
         }
-    }
     free(grey);
-    free(ink);
-    return n_cuts;
+    *blank_max = h / 32;
+    *first = *last = -1;
+    for (int x = 0; contrast && x < w; x++)
+        if (ink[x] > *blank_max) {
+            if (*first < 0) *first = x;
+            *last = x;
+        }
+    return *first >= 0;
 }
 
-/* Greedy: each piece runs to the farthest cut that keeps it within piece_aspect heights, or,
- * when a word alone is wider, to the next cut. Piece i ends at cut end_cut[i] (the last piece
- * at the image's end: n_cuts). Returns the number of pieces. */
-static int group_cuts(const int *cut, int n_cuts, int w, int h, const icstr_line_split_params *p, int *x0, int *x1,
-                      int *end_cut, int max_pieces) {
-    float span = (p->piece_aspect > 0.0f ? p->piece_aspect : p->split_aspect) * (float)h;
-    int start = 0, j = 0, pieces = 0;
-    while (pieces < max_pieces - 1 && (float)(w - start) > span) {
-        while (j < n_cuts && cut[j] <= start) j++;
-        if (j == n_cuts) break;
-        int pick = j;
-        while (pick + 1 < n_cuts && (float)(cut[pick + 1] - start) <= span) pick++;
-        x0[pieces] = start;
-        x1[pieces] = cut[pick];
-        end_cut[pieces++] = pick;
-        start = cut[pick];
-        j = pick + 1;
+/* The centres of the blank column runs at least gap columns wide that lie between inked columns
+ * of [from, to), left to right, into cut. Returns how many. */
+static int blank_run_cuts(const int *ink, int blank_max, int from, int to, float gap, int *cut) {
+    while (from < to && ink[from] <= blank_max) from++;
+    while (to > from && ink[to - 1] <= blank_max) to--;
+    int n = 0;
+    for (int x = from; x < to;) {
+        if (ink[x] > blank_max) {
+            x++;
+            continue;
+        }
+        int s = x;
+        while (x < to && ink[x] <= blank_max) x++;
+        if ((float)(x - s) >= gap) cut[n++] = (s + x) / 2;
     }
-    x0[pieces] = start;
-    x1[pieces] = w;
-    end_cut[pieces++] = n_cuts;
-    return pieces;
+    return n;
 }
 
 /* Checks the arguments and says whether img is wide enough to be cut at all. */
@@ -135,20 +114,72 @@ static int splittable(const icstr_image *img, const icstr_line_split_params *p, 
     return p->split_aspect > 0.0f && (float)img->w > p->split_aspect * (float)img->h && max_pieces > 1;
 }
 
+/* Greedy over the cuts (left to right) within [from, to): each piece runs to the farthest cut
+ * that keeps it within span columns, or, when a word alone is wider, to the next cut. Piece i
+ * ends at cut end_cut[i] (the last piece at `to`: n_cuts). Returns the number of pieces. */
+static int group_cuts(const int *cut, int n_cuts, int from, int to, float span, int *x0, int *x1, int *end_cut,
+                      int max_pieces) {
+    int start = from, j = 0, pieces = 0;
+    while (pieces < max_pieces - 1 && (float)(to - start) > span) {
+        while (j < n_cuts && cut[j] <= start) j++;
+        if (j == n_cuts) break;
+        int pick = j;
+        while (pick + 1 < n_cuts && (float)(cut[pick + 1] - start) <= span) pick++;
+        x0[pieces] = start;
+        x1[pieces] = cut[pick];
+        end_cut[pieces++] = pick;
+        start = cut[pick];
+        j = pick + 1;
+    }
+    x0[pieces] = start;
+    x1[pieces] = to;
+    end_cut[pieces++] = n_cuts;
+    return pieces;
+}
+
+/* The reader's second pass: a piece still wider than span (a word too long for one piece, or
+ * words whose gaps are narrower than min_gap) is cut again at the blank runs at least fine_gap
+ * heights wide inside it (the gaps between letters), grouped as the first pass groups, as far
+ * as max_pieces allows. Returns the number of pieces. */
+static int refine_wide_pieces(const int *ink, int blank_max, int h, const icstr_line_split_params *p, float span,
+                              int *x0, int *x1, int pieces, int max_pieces, int *cut) {
+    int in0[ICSTR_LINE_MAX_PIECES], in1[ICSTR_LINE_MAX_PIECES], end_cut[ICSTR_LINE_MAX_PIECES], out = 0;
+    memcpy(in0, x0, (size_t)pieces * sizeof *in0);
+    memcpy(in1, x1, (size_t)pieces * sizeof *in1);
+    for (int i = 0; i < pieces; i++) {
+        int room = max_pieces - out - (pieces - 1 - i), k = 1;
+        x0[out] = in0[i];
+        x1[out] = in1[i];
+        if (room > 1 && (float)(in1[i] - in0[i]) > span) {
+            int n_cuts = blank_run_cuts(ink, blank_max, in0[i], in1[i], p->fine_gap * (float)h, cut);
+            k = group_cuts(cut, n_cuts, in0[i], in1[i], span, x0 + out, x1 + out, end_cut, room);
+        }
+        out += k;
+    }
+    return out;
+}
+
 /* The cuts of a splittable img, grouped into pieces (x0, x1, end_cut as group_cuts); *n_cuts
- * gets how many cut candidates there were. Returns the number of pieces (1 without candidates)
- * or ICSTR_ERR_NOMEM. */
+ * gets how many cut candidates there were. With refine (the reader's cuts, not a labelled
+ * crop's), pieces still too wide are cut again (refine_wide_pieces; end_cut is then not set).
+ * Returns the number of pieces (1 without candidates) or ICSTR_ERR_NOMEM. */
 static int cut_and_group(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int *end_cut,
-                         int max_pieces, int *n_cuts) {
-    int *cut = malloc((size_t)img->w * sizeof *cut);
-    if (!cut) return icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
-    int rc = *n_cuts = find_cuts(img, p, cut);
+                         int max_pieces, int *n_cuts, int refine) {
+    int *ink = calloc((size_t)img->w, sizeof *ink), *cut = malloc((size_t)img->w * sizeof *cut);
+    int blank_max = 0, first = -1, last = -1, rc = ink && cut ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
+    if (!rc) rc = column_ink(img, ink, &blank_max, &first, &last);
+    *n_cuts = 0;
     if (rc > 0) {
         int room = max_pieces < ICSTR_LINE_MAX_PIECES ? max_pieces : ICSTR_LINE_MAX_PIECES;
-        rc = group_cuts(cut, *n_cuts, img->w, img->h, p, x0, x1, end_cut, room);
+        float span = (p->piece_aspect > 0.0f ? p->piece_aspect : p->split_aspect) * (float)img->h;
+        *n_cuts = blank_run_cuts(ink, blank_max, first, last + 1, p->min_gap * (float)img->h, cut);
+        rc = group_cuts(cut, *n_cuts, 0, img->w, span, x0, x1, end_cut, room);
+        if (refine && p->fine_gap > 0.0f && p->fine_gap < p->min_gap)
+            rc = refine_wide_pieces(ink, blank_max, img->h, p, span, x0, x1, rc, room, cut);
     } else if (rc == 0) {
         rc = 1;
     }
+    free(ink);
     free(cut);
     return rc;
 }
@@ -156,7 +187,7 @@ static int cut_and_group(const icstr_image *img, const icstr_line_split_params *
 int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
     int rc = splittable(img, p, x0, x1, max_pieces), end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
     if (rc <= 0) return rc < 0 ? rc : 1;
-    return cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts);
+    return cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 1);
 }
 
 int icstr_line_split_labelled(const icstr_image *img, const char *label, const icstr_line_split_params *p, int *x0,
@@ -183,7 +214,7 @@ int icstr_line_split_labelled(const icstr_image *img, const char *label, const i
     int pieces = 1;
     if (rc && n_words > 1) {
         int end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
-        pieces = cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts);
+        pieces = cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 0);
         if (pieces < 0) return pieces;
         /* only when every gap is one space of the label can the words be told to the pieces */
         if (n_cuts != n_words - 1) pieces = 1;

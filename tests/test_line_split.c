@@ -52,7 +52,7 @@ static void test_cuts(void) {
     icstr_line_split_params p = icstr_line_split_default_params();
     /* h 20, words 30 wide and 8 apart (0.4 h): gap centres 34, 72, 110, 148; width 182 (9.1 h).
      * Pieces of at most 3.5 h = 70: [0,34) (72 is 2 too far), [34,72), [72,110), [110,148),
-     * [148,182) (34 left) */
+     * [148,182) (34 left); none wider than 3.5 h, so the letter gaps (3 px) make no cut */
     icstr_image line = draw_line(20, 5, 8, 0, 0, 255);
     CHECK(cuts_are(&line, &p, ICSTR_LINE_MAX_PIECES, 5, (int[]){34, 72, 110, 148}));
     /* light text on dark cuts the same */
@@ -67,9 +67,29 @@ static void test_cuts(void) {
     /* margins are not gaps: the blank columns outside the ink never make a cut */
     icstr_image margins = draw_line(20, 5, 8, 15, 0, 255);
     CHECK(cuts_are(&margins, &p, ICSTR_LINE_MAX_PIECES, 5, (int[]){15 + 34, 15 + 72, 15 + 110, 15 + 148}));
-    /* whole: gaps narrower than min_gap (4 px = 0.2 h), a crop no wider than split_aspect, split off */
+    /* gaps narrower than min_gap (words 4 px = 0.2 h apart): no cut in the first pass, so the
+     * second cuts the crop (166 = 8.3 h, wider than 3.5 h) at every blank run of at least
+     * fine_gap (0.15 h = 3 px): letter gaps (centres 34k + 9, 34k + 20) and word gaps (34k + 32)
+     * alike, grouped greedily: [0,66) (77 is too far), [66,134), [134,166) */
     icstr_image narrow = draw_line(20, 5, 4, 0, 0, 255);
-    CHECK(cuts_are(&narrow, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    CHECK(cuts_are(&narrow, &p, ICSTR_LINE_MAX_PIECES, 3, (int[]){66, 134}));
+    CHECK(cuts_are(&narrow, &p, 2, 2, (int[]){66})); /* as far as max_pieces allows */
+    icstr_line_split_params short_pieces = p; /* 3 h = 60: letter gaps end the pieces */
+    short_pieces.piece_aspect = 3.0f;
+    CHECK(cuts_are(&narrow, &short_pieces, ICSTR_LINE_MAX_PIECES, 3, (int[]){54, 111}));
+    /* whole: without the second pass (fine_gap 0, or not below min_gap) */
+    icstr_line_split_params coarse = p;
+    coarse.fine_gap = 0.0f;
+    CHECK(cuts_are(&narrow, &coarse, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    coarse.fine_gap = p.min_gap;
+    CHECK(cuts_are(&narrow, &coarse, ICSTR_LINE_MAX_PIECES, 1, NULL));
+    /* every blank run 2 px (0.1 h), below fine_gap: still whole (words 32 apart, letter gaps
+     * [32k + 8, 32k + 11) and [32k + 19, 32k + 22) narrowed by an inked first column) */
+    icstr_image tight = draw_line(20, 5, 2, 0, 0, 255);
+    for (int x = 0; x < tight.w; x++)
+        if (x % 32 == 8 || x % 32 == 19)
+            for (int y = 2; y < 18; y++) memset(tight.rgb + ((size_t)y * tight.w + x) * 3, 0, 3);
+    CHECK(cuts_are(&tight, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
     icstr_image two = draw_line(20, 2, 8, 0, 0, 255); /* 68 = 3.4 h */
     CHECK(cuts_are(&two, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
     icstr_line_split_params off = p;
@@ -103,7 +123,9 @@ static void test_cuts(void) {
     CHECK(icstr_line_split_labelled(&line, "aaaaaaaaaaaaaaaaaaaa b c d e", &p, lx0, lx1, labels[0], 16,
                                     ICSTR_LINE_MAX_PIECES) == 1 && strlen(labels[0]) == 15);
     CHECK(icstr_line_split_labelled(&two, "aa bb", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
-    icstr_image *all[] = {&line, &inverse, &margins, &narrow, &two, &flat};
+    /* a labelled crop is cut at word gaps only (no second pass): the narrow line stays whole */
+    CHECK(icstr_line_split_labelled(&narrow, "aa bb cc dd ee", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
+    icstr_image *all[] = {&line, &inverse, &margins, &narrow, &tight, &two, &flat};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) icstr_image_free(all[i]);
 }
 
