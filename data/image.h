@@ -155,9 +155,12 @@ icstr_line_split_params icstr_line_split_default_params(void);
  * than piece_aspect heights is then cut again the same way at the blank runs inside it at least
  * fine_gap heights wide (between letters; fine_gap <= 0 or >= min_gap: not). A crop no wider than
  * split_aspect heights, without contrast or without such gaps is one piece [0, w).
- * x0, x1 hold max_pieces ints. Returns the number of pieces (>= 1) or
- * ICSTR_ERR_ARG / ICSTR_ERR_NOMEM. */
-int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces);
+ * x0, x1 hold max_pieces ints; glued (NULL or max_pieces bytes) gets 1 for a piece that begins
+ * at a cut between letters (the second pass: its reading joins the previous one's without a
+ * space), 0 for the others. Returns the number of pieces (>= 1) or ICSTR_ERR_ARG /
+ * ICSTR_ERR_NOMEM. */
+int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces,
+                     unsigned char *glued);
 
 #define ICSTR_LINE_MAX_WORDS 64
 

@@ -140,9 +140,10 @@ static int group_cuts(const int *cut, int n_cuts, int from, int to, float span, 
 /* The reader's second pass: a piece still wider than span (a word too long for one piece, or
  * words whose gaps are narrower than min_gap) is cut again at the blank runs at least fine_gap
  * heights wide inside it (the gaps between letters), grouped as the first pass groups, as far
- * as max_pieces allows. Returns the number of pieces. */
+ * as max_pieces allows; glued (NULL: not wanted) gets 1 for a piece that begins at such a cut,
+ * 0 for the others. Returns the number of pieces. */
 static int refine_wide_pieces(const int *ink, int blank_max, int h, const icstr_line_split_params *p, float span,
-                              int *x0, int *x1, int pieces, int max_pieces, int *cut) {
+                              int *x0, int *x1, int pieces, int max_pieces, int *cut, unsigned char *glued) {
     int in0[ICSTR_LINE_MAX_PIECES], in1[ICSTR_LINE_MAX_PIECES], end_cut[ICSTR_LINE_MAX_PIECES], out = 0;
     memcpy(in0, x0, (size_t)pieces * sizeof *in0);
     memcpy(in1, x1, (size_t)pieces * sizeof *in1);
@@ -154,6 +155,7 @@ static int refine_wide_pieces(const int *ink, int blank_max, int h, const icstr_
             int n_cuts = blank_run_cuts(ink, blank_max, in0[i], in1[i], p->fine_gap * (float)h, cut);
             k = group_cuts(cut, n_cuts, in0[i], in1[i], span, x0 + out, x1 + out, end_cut, room);
         }
+        for (int j = 0; glued && j < k; j++) glued[out + j] = j > 0;
         out += k;
     }
     return out;
@@ -161,10 +163,10 @@ static int refine_wide_pieces(const int *ink, int blank_max, int h, const icstr_
 
 /* The cuts of a splittable img, grouped into pieces (x0, x1, end_cut as group_cuts); *n_cuts
  * gets how many cut candidates there were. With refine (the reader's cuts, not a labelled
- * crop's), pieces still too wide are cut again (refine_wide_pieces; end_cut is then not set).
- * Returns the number of pieces (1 without candidates) or ICSTR_ERR_NOMEM. */
+ * crop's), pieces still too wide are cut again (refine_wide_pieces, which sets glued; end_cut
+ * is then not set). Returns the number of pieces (1 without candidates) or ICSTR_ERR_NOMEM. */
 static int cut_and_group(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int *end_cut,
-                         int max_pieces, int *n_cuts, int refine) {
+                         int max_pieces, int *n_cuts, int refine, unsigned char *glued) {
     int *ink = calloc((size_t)img->w, sizeof *ink), *cut = malloc((size_t)img->w * sizeof *cut);
     int blank_max = 0, first = -1, last = -1, rc = ink && cut ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
     if (!rc) rc = column_ink(img, ink, &blank_max, &first, &last);
@@ -175,7 +177,7 @@ static int cut_and_group(const icstr_image *img, const icstr_line_split_params *
         *n_cuts = blank_run_cuts(ink, blank_max, first, last + 1, p->min_gap * (float)img->h, cut);
         rc = group_cuts(cut, *n_cuts, 0, img->w, span, x0, x1, end_cut, room);
         if (refine && p->fine_gap > 0.0f && p->fine_gap < p->min_gap)
-            rc = refine_wide_pieces(ink, blank_max, img->h, p, span, x0, x1, rc, room, cut);
+            rc = refine_wide_pieces(ink, blank_max, img->h, p, span, x0, x1, rc, room, cut, glued);
     } else if (rc == 0) {
         rc = 1;
     }
@@ -184,10 +186,12 @@ static int cut_and_group(const icstr_image *img, const icstr_line_split_params *
     return rc;
 }
 
-int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces) {
+int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces,
+                     unsigned char *glued) {
     int rc = splittable(img, p, x0, x1, max_pieces), end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
+    if (glued && max_pieces > 0) memset(glued, 0, (size_t)max_pieces);
     if (rc <= 0) return rc < 0 ? rc : 1;
-    return cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 1);
+    return cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 1, glued);
 }
 
 int icstr_line_split_labelled(const icstr_image *img, const char *label, const icstr_line_split_params *p, int *x0,
@@ -214,7 +218,7 @@ int icstr_line_split_labelled(const icstr_image *img, const char *label, const i
     int pieces = 1;
     if (rc && n_words > 1) {
         int end_cut[ICSTR_LINE_MAX_PIECES], n_cuts;
-        pieces = cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 0);
+        pieces = cut_and_group(img, p, x0, x1, end_cut, max_pieces, &n_cuts, 0, NULL);
         if (pieces < 0) return pieces;
         /* only when every gap is one space of the label can the words be told to the pieces */
         if (n_cuts != n_words - 1) pieces = 1;

@@ -32,10 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         icstr_line_split_params sp = icstr_line_split_default_params();
         sp.split_aspect = 1.0f; /* cut whatever is wider than high, so the splitter sees most inputs */
         int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
-        int n = icstr_line_split(&img, &sp, x0, x1, ICSTR_LINE_MAX_PIECES);
-        if (n < 1 || n > ICSTR_LINE_MAX_PIECES || x0[0] != 0 || x1[n - 1] != img.w) abort();
+        unsigned char glued[ICSTR_LINE_MAX_PIECES];
+        int n = icstr_line_split(&img, &sp, x0, x1, ICSTR_LINE_MAX_PIECES, glued);
+        if (n < 1 || n > ICSTR_LINE_MAX_PIECES || x0[0] != 0 || x1[n - 1] != img.w || glued[0]) abort();
         for (int j = 0; j < n; j++)
-            if (x1[j] <= x0[j] || (j && x0[j] != x1[j - 1])) abort();
+            if (x1[j] <= x0[j] || (j && x0[j] != x1[j - 1]) || glued[j] > 1) abort();
         icstr_image_free(&img);
     }
     return 0;

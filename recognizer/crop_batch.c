@@ -81,7 +81,7 @@ void icstr_crop_batch_free(icstr_crop_batch *b) {
 static int cut_pieces(icstr_crop_batch *b, const icstr_image *im, int k) {
     int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
     b->piece_count[k] = 0;
-    int n = icstr_line_split(im, &b->split, x0, x1, ICSTR_LINE_MAX_PIECES);
+    int n = icstr_line_split(im, &b->split, x0, x1, ICSTR_LINE_MAX_PIECES, b->piece_glued + b->n_pieces);
     if (n <= 1) return n < 0 ? n : ICSTR_OK;
     size_t img = (size_t)3 * b->H * b->W;
     for (int j = 0; j < n; j++) {
@@ -112,7 +112,8 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     free(b->in_piece);
     free(b->pieces_won);
     free(b->pieces_only);
-    b->pieces_won = b->pieces_only = NULL;
+    free(b->piece_glued);
+    b->pieces_won = b->pieces_only = b->piece_glued = NULL;
     b->pieces = b->inputs = b->in_confidence = NULL;
     b->in_texts = NULL;
     b->in_piece = NULL;
@@ -131,8 +132,9 @@ int icstr_crop_batch_set_split(icstr_crop_batch *b, const icstr_line_split_param
     b->in_piece = calloc((size_t)b->in_cap, 1);
     b->pieces_won = calloc((size_t)b->cap, 1);
     b->pieces_only = calloc((size_t)b->cap, 1);
+    b->piece_glued = calloc((size_t)b->piece_cap, 1);
     int ok = b->pieces && b->inputs && b->in_texts && b->in_confidence && b->piece_first && b->piece_count &&
-             b->in_first && b->in_piece && b->pieces_won && b->pieces_only;
+             b->in_first && b->in_piece && b->pieces_won && b->pieces_only && b->piece_glued;
     for (int i = 0; ok && i < b->in_cap; i++) ok = (b->in_texts[i] = malloc(ICSTR_TEXT_CAP)) != NULL;
     if (!ok) {
         icstr_crop_batch_set_split(b, NULL);
@@ -465,9 +467,11 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
     return rc;
 }
 
-/* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces;
- * the confidence the product of theirs (the chance that every piece is right). */
+/* The reading of a crop read in pieces: the pieces' texts, trimmed, joined by single spaces (with
+ * none where the cut was between letters: piece_glued); the confidence the product of theirs
+ * (the chance that every piece is right). */
 static void join_pieces(icstr_crop_batch *b, int k, int first, int count) {
+    const unsigned char *glued = b->piece_glued + b->piece_first[k];
     char *out = b->texts[k];
     size_t len = 0;
     float conf = 1.0f;
@@ -479,7 +483,7 @@ static void join_pieces(icstr_crop_batch *b, int k, int first, int count) {
         while (n && t[n - 1] == ' ') n--;
         conf *= b->in_confidence[j];
         if (!n) continue;
-        if (len && len + 1 < ICSTR_TEXT_CAP) out[len++] = ' ';
+        if (len && !glued[j - first] && len + 1 < ICSTR_TEXT_CAP) out[len++] = ' ';
         if (len + n >= ICSTR_TEXT_CAP) { /* too long: cut before the first UTF-8 sequence that does not fit */
             n = ICSTR_TEXT_CAP - 1 - len;
             while (n && ((unsigned char)t[n] & 0xC0) == 0x80) n--;

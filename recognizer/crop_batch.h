@@ -126,6 +126,8 @@ typedef struct {
     int piece_cap, n_pieces;
     float *pieces;                  /* (piece_cap, 3, H, W) the pieces of the split crops */
     int *piece_first, *piece_count; /* (cap) per crop that decoded: its pieces (count 0: whole) */
+    unsigned char *piece_glued;     /* (piece_cap) per piece: 1 when its cut was between letters
+                                       (its reading joins the previous one's without a space) */
     float *inputs;                  /* (cap + piece_cap, 3, H, W) assembled when some crop was split */
     int *in_first;                  /* (cap) per crop that decoded: its first input (the whole crop) */
     unsigned char *in_piece;        /* (in_cap) 1 where the input is a piece of a crop */

@@ -35,17 +35,39 @@ static icstr_image draw_line(int h, int n_words, int word_gap, int margin, unsig
     return im;
 }
 
-static int cuts_are(const icstr_image *im, const icstr_line_split_params *p, int max, int n_want, const int *want) {
+/* Whether im is cut into n_want pieces at the cuts want (n_want - 1) and, with glue_want (a
+ * string of n_want '0' / '1'), whether each piece begins at a cut between letters. */
+static int cuts_glued(const icstr_image *im, const icstr_line_split_params *p, int max, int n_want, const int *want,
+                      const char *glue_want) {
     int x0[ICSTR_LINE_MAX_PIECES], x1[ICSTR_LINE_MAX_PIECES];
-    int n = icstr_line_split(im, p, x0, x1, max);
+    unsigned char glued[ICSTR_LINE_MAX_PIECES];
+    memset(glued, 7, sizeof glued);
+    int n = icstr_line_split(im, p, x0, x1, max, glued);
     int ok = n == n_want && x0[0] == 0 && x1[n > 0 ? n - 1 : 0] == im->w;
     for (int i = 0; ok && i < n - 1; i++) ok = x1[i] == want[i] && x0[i + 1] == want[i];
+    for (int i = 0; ok && i < n; i++) ok = glued[i] == (glue_want ? glue_want[i] - '0' : 0);
     if (!ok) {
         fprintf(stderr, "  got %d pieces:", n);
-        for (int i = 0; i < n; i++) fprintf(stderr, " [%d, %d)", x0[i], x1[i]);
+        for (int i = 0; i < n; i++) fprintf(stderr, " [%d, %d)%s", x0[i], x1[i], glued[i] == 1 ? " glued" : "");
         fputc('\n', stderr);
     }
     return ok;
+}
+
+static int cuts_are(const icstr_image *im, const icstr_line_split_params *p, int max, int n_want, const int *want) {
+    return cuts_glued(im, p, max, n_want, want, NULL);
+}
+
+/* a beside b, gap blank columns of bg between them (both h high) */
+static icstr_image beside(const icstr_image *a, int gap, const icstr_image *b, unsigned char bg) {
+    unsigned char rgb[3] = {bg, bg, bg};
+    icstr_image im;
+    if (icstr_image_alloc(a->w + gap + b->w, a->h, rgb, &im)) exit(1);
+    for (int y = 0; y < a->h; y++) {
+        memcpy(im.rgb + (size_t)y * im.w * 3, a->rgb + (size_t)y * a->w * 3, (size_t)a->w * 3);
+        memcpy(im.rgb + ((size_t)y * im.w + a->w + gap) * 3, b->rgb + (size_t)y * b->w * 3, (size_t)b->w * 3);
+    }
+    return im;
 }
 
 static void test_cuts(void) {
@@ -72,11 +94,18 @@ static void test_cuts(void) {
      * fine_gap (0.15 h = 3 px): letter gaps (centres 34k + 9, 34k + 20) and word gaps (34k + 32)
      * alike, grouped greedily: [0,66) (77 is too far), [66,134), [134,166) */
     icstr_image narrow = draw_line(20, 5, 4, 0, 0, 255);
-    CHECK(cuts_are(&narrow, &p, ICSTR_LINE_MAX_PIECES, 3, (int[]){66, 134}));
-    CHECK(cuts_are(&narrow, &p, 2, 2, (int[]){66})); /* as far as max_pieces allows */
+    CHECK(cuts_glued(&narrow, &p, ICSTR_LINE_MAX_PIECES, 3, (int[]){66, 134}, "011"));
+    CHECK(cuts_glued(&narrow, &p, 2, 2, (int[]){66}, "01")); /* as far as max_pieces allows */
+    /* two such lines 10 px (0.5 h) apart: the first pass cuts at 171 only, the second cuts each
+     * half again ([171, 342) from its ink at 176: 176 + 54 = 230, 176 + 122 = 298); only the
+     * pieces that begin at the second pass's cuts are glued */
+    icstr_image twice = beside(&narrow, 10, &narrow, 255);
+    CHECK(cuts_glued(&twice, &p, ICSTR_LINE_MAX_PIECES, 6, (int[]){66, 134, 171, 230, 298}, "011011"));
+    /* at most 4: the first half takes all the room it can (3), the second stays whole */
+    CHECK(cuts_glued(&twice, &p, 4, 4, (int[]){66, 134, 171}, "0110"));
     icstr_line_split_params short_pieces = p; /* 3 h = 60: letter gaps end the pieces */
     short_pieces.piece_aspect = 3.0f;
-    CHECK(cuts_are(&narrow, &short_pieces, ICSTR_LINE_MAX_PIECES, 3, (int[]){54, 111}));
+    CHECK(cuts_glued(&narrow, &short_pieces, ICSTR_LINE_MAX_PIECES, 3, (int[]){54, 111}, "011"));
     /* whole: without the second pass (fine_gap 0, or not below min_gap) */
     icstr_line_split_params coarse = p;
     coarse.fine_gap = 0.0f;
@@ -100,8 +129,8 @@ static void test_cuts(void) {
     CHECK(icstr_image_alloc(200, 20, (unsigned char[]){128, 128, 128}, &flat) == ICSTR_OK);
     CHECK(cuts_are(&flat, &p, ICSTR_LINE_MAX_PIECES, 1, NULL));
     int x0[2], x1[2];
-    CHECK(icstr_line_split(NULL, &p, x0, x1, 2) == ICSTR_ERR_ARG);
-    CHECK(icstr_line_split(&line, &p, x0, x1, 0) == ICSTR_ERR_ARG);
+    CHECK(icstr_line_split(NULL, &p, x0, x1, 2, NULL) == ICSTR_ERR_ARG);
+    CHECK(icstr_line_split(&line, &p, x0, x1, 0, NULL) == ICSTR_ERR_ARG);
     /* the crop helper: a rectangle's pixels, refused outside the image */
     icstr_image c;
     CHECK(icstr_image_crop(&line, 30, 1, 10, 5, &c) == ICSTR_OK && c.w == 10 && c.h == 5);
@@ -125,7 +154,7 @@ static void test_cuts(void) {
     CHECK(icstr_line_split_labelled(&two, "aa bb", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
     /* a labelled crop is cut at word gaps only (no second pass): the narrow line stays whole */
     CHECK(icstr_line_split_labelled(&narrow, "aa bb cc dd ee", &p, lx0, lx1, labels[0], 16, ICSTR_LINE_MAX_PIECES) == 1);
-    icstr_image *all[] = {&line, &inverse, &margins, &narrow, &tight, &two, &flat};
+    icstr_image *all[] = {&line, &inverse, &margins, &narrow, &twice, &tight, &two, &flat};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) icstr_image_free(all[i]);
 }
 
@@ -139,8 +168,10 @@ static double per_token(const char *const *texts, const float *conf, int n) {
     return lp / (double)tokens;
 }
 
-/* the batch's join: texts trimmed, joined by single spaces; returns the product of confidences */
-static float join_ref(char **t, const float *c, int n, char *out) {
+/* the batch's join: texts trimmed, joined by single spaces but where glue (NULL: nowhere; else
+ * a '0' / '1' per text) says a text begins at a cut between letters; returns the product of
+ * confidences */
+static float join_ref(char **t, const float *c, int n, const char *glue, char *out) {
     float conf = 1.0f;
     out[0] = 0;
     for (int j = 0; j < n; j++) {
@@ -150,7 +181,7 @@ static float join_ref(char **t, const float *c, int n, char *out) {
         while (len && s[len - 1] == ' ') len--;
         conf *= c[j];
         if (!len) continue;
-        if (*out) strcat(out, " ");
+        if (*out && !(glue && glue[j] == '1')) strcat(out, " ");
         strncat(out, s, len);
     }
     return conf;
@@ -194,14 +225,14 @@ static void test_batch(void) {
     icstr_decode_params dp = icstr_decode_default_params();
     CHECK(icstr_model_recognize(m, ref_in, N, &dp, ref_t, ICSTR_TEXT_CAP, ref_c) == ICSTR_OK);
     char joined[ICSTR_TEXT_CAP], only_joined[ICSTR_TEXT_CAP];
-    float joined_c = join_ref(ref_t + 1, ref_c + 1, 5, joined);
+    float joined_c = join_ref(ref_t + 1, ref_c + 1, 5, NULL, joined);
     /* read in pieces only, the batch holds the pieces and the word: ref_in from its second input */
     static char only_buf[N - 1][ICSTR_TEXT_CAP];
     char *only_t[N - 1];
     float only_c[N - 1];
     for (int i = 0; i < N - 1; i++) only_t[i] = only_buf[i];
     CHECK(icstr_model_recognize(m, ref_in + IMG, N - 1, &dp, only_t, ICSTR_TEXT_CAP, only_c) == ICSTR_OK);
-    float only_joined_c = join_ref(only_t, only_c, 5, only_joined);
+    float only_joined_c = join_ref(only_t, only_c, 5, NULL, only_joined);
     /* read whole only: the batch holds the two crops */
     static float plain_in[2 * IMG];
     memcpy(plain_in, ref_in, IMG * sizeof(float));
@@ -256,6 +287,53 @@ static void test_batch(void) {
     rmdir(dir);
     icstr_image_free(&line);
     icstr_image_free(&word);
+}
+
+/* A line whose words are closer than min_gap (draw_line's 4 px gaps, 8.3 heights: pieces only)
+ * is cut between letters by the second pass: the batch joins its pieces' readings (made here one
+ * by one) with no space there. */
+static void test_batch_glued(void) {
+    char dir[] = "/tmp/icstr_test_glued_XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    icstr_image line = draw_line(20, 5, 4, 0, 0, 255);
+    snprintf(path, sizeof path, "%s/line.png", dir);
+    CHECK(icstr_image_write_png(path, line.w, line.h, 3, line.rgb) == ICSTR_OK);
+    icstr_model *m = tiny_pool_model(12);
+    enum { H = 8, W = 32, IMG = 3 * H * W };
+    static float in[3 * IMG];
+    const int cut[4] = {0, 66, 134, 166}; /* test_cuts: narrow */
+    for (int j = 0; j < 3; j++) {
+        icstr_image piece;
+        CHECK(icstr_image_crop(&line, cut[j], 0, cut[j + 1] - cut[j], line.h, &piece) == ICSTR_OK);
+        CHECK(icstr_image_to_input(&piece, H, W, in + (size_t)j * IMG) == ICSTR_OK);
+        icstr_image_free(&piece);
+    }
+    static char buf[3][ICSTR_TEXT_CAP];
+    char *t[3] = {buf[0], buf[1], buf[2]}, want[ICSTR_TEXT_CAP];
+    float c[3];
+    icstr_decode_params dp = icstr_decode_default_params();
+    CHECK(icstr_model_recognize(m, in, 3, &dp, t, ICSTR_TEXT_CAP, c) == ICSTR_OK);
+    float want_c = join_ref(t, c, 3, "011", want);
+    char spaced[ICSTR_TEXT_CAP];
+    join_ref(t, c, 3, NULL, spaced);
+    CHECK(strcmp(spaced, want)); /* the pieces read something, so the glue shows */
+    char *args[1] = {dir};
+    icstr_inputs *inputs = NULL;
+    icstr_crop_batch cb;
+    CHECK(icstr_inputs_open(args, 1, &inputs) == ICSTR_OK);
+    CHECK(icstr_crop_batch_init(&cb, 2, H, W) == ICSTR_OK);
+    icstr_line_split_params sp = icstr_line_split_default_params();
+    CHECK(icstr_crop_batch_set_split(&cb, &sp) == ICSTR_OK);
+    CHECK(icstr_crop_batch_read(&cb, inputs) == 1 && cb.n_pieces == 3);
+    CHECK(icstr_crop_batch_recognize(&cb, m, &dp) == ICSTR_OK);
+    CHECK_MSG(!strcmp(cb.texts[0], want) && cb.confidence[0] == want_c, "read '%s', want '%s' (pieces '%s' '%s' '%s')",
+              cb.texts[0], want, t[0], t[1], t[2]);
+    icstr_crop_batch_free(&cb);
+    icstr_inputs_close(inputs);
+    icstr_model_free(m);
+    unlink(path);
+    rmdir(dir);
+    icstr_image_free(&line);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -341,6 +419,7 @@ int main(void) {
     icstr_set_threads(1);
     test_cuts();
     test_batch();
+    test_batch_glued();
     test_pool_holds_line();
     return check_finish("test_line_split");
 }
