@@ -132,7 +132,7 @@ int icstr_image_view_to_input(const icstr_image *img, const icstr_view *v, int H
 
 /* Where to cut a crop much wider than the model's input into pieces read one by one. */
 typedef struct {
-    float split_aspect; /* only crops wider than this many heights are cut (default 4.5; <= 0: never) */
+    float split_aspect; /* only crops wider than this many heights are cut (default 3.6; <= 0: never) */
     float piece_aspect; /* pieces at most this many heights wide where the gaps allow (default 3.5) */
     float min_gap;      /* a cut needs a blank column run at least this many heights wide (0.25) */
     float whole_aspect; /* for the reader (crop_batch): a crop cut in pieces and wider than this

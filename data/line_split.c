@@ -14,7 +14,7 @@
 #include <string.h>
 
 icstr_line_split_params icstr_line_split_default_params(void) {
-    icstr_line_split_params p = {4.5f, 3.5f, 0.25f, 8.0f, 0.15f};
+    icstr_line_split_params p = {3.6f, 3.5f, 0.25f, 8.0f, 0.15f};
     return p;
 }
 

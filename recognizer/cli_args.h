@@ -104,9 +104,10 @@ int icstr_cli_pool_reading(const char *cmd, int argc, char **argv, int *i, icstr
 #define ICSTR_CLI_SPLIT_HELP                                                                           \
     "  --split-aspect A     a crop wider than A times its height (a long line: a receipt's) is also\n" \
     "                       read as pieces cut at the gaps between words, at most 3.5 heights wide,\n" \
-    "                       joined by spaces; the reading the model is surer of stays (default 4.5;\n" \
-    "                       0: every crop read whole only). A crop over 8 heights wide that has\n"   \
-    "                       such gaps is read in pieces only, unless the --pool holds that very\n"   \
+    "                       joined by spaces (a piece still wider is cut again between its letters,\n" \
+    "                       joined with no space); the reading the model is surer of stays (default\n" \
+    "                       3.6; 0: every crop read whole only). A crop over 8 heights wide that\n" \
+    "                       has such gaps is read in pieces only, unless the --pool holds that very\n" \
     "                       crop (--trust-similarity): then its whole reading with it stays\n"
 /* --split-aspect at argv[*i]: as icstr_cli_pool_reading (1 taken, 0 not this option, 2 bad value). */
 int icstr_cli_line_split(const char *cmd, int argc, char **argv, int *i, icstr_line_split_params *p);

@@ -60,7 +60,7 @@ static const char *sub_usage(const char *sub) {
                "  --split-aspect A  with --data: a crop wider than A heights whose label has one word\n"
                "               more than the crop has gaps between words is also added as its pieces,\n"
                "               each under its words (\"NAME [piece J/N]\"), as long lines are read in\n"
-               "               pieces (icstr recognize --help); default 4.5, 0: whole crops only\n\n"
+               "               pieces (icstr recognize --help); default 3.6, 0: whole crops only\n\n"
                "Prints ID<TAB>LABEL for one crop, else a summary; exit 1 when any crop was refused.\n";
     if (!strcmp(sub, "ls"))
         return "usage: icstr pool ls P [--json]\n\n"
