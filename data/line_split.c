@@ -168,7 +168,8 @@ static int refine_wide_pieces(const int *ink, int blank_max, int h, const icstr_
 static int cut_and_group(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int *end_cut,
                          int max_pieces, int *n_cuts, int refine, unsigned char *glued) {
     int *ink = calloc((size_t)img->w, sizeof *ink), *cut = malloc((size_t)img->w * sizeof *cut);
-    int blank_max = 0, first = -1, last = -1, rc = ink && cut ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
+    int blank_max = 0, first = -1, last = -1;
+    int rc = ink && cut ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "line split: %d columns", img->w);
     if (!rc) rc = column_ink(img, ink, &blank_max, &first, &last);
     *n_cuts = 0;
     if (rc > 0) {
