@@ -162,6 +162,13 @@ icstr_line_split_params icstr_line_split_default_params(void);
 int icstr_line_split(const icstr_image *img, const icstr_line_split_params *p, int *x0, int *x1, int max_pieces,
                      unsigned char *glued);
 
+/* Joins the readings of count pieces into out (cap bytes, NUL-terminated, cut before a UTF-8
+ * sequence that does not fit): each reading without its leading and trailing spaces, empty ones
+ * left out, one space between two readings unless every cut between them was between letters
+ * (glued[j] = 1: piece j begins at such a cut, as icstr_line_split says; glued NULL: none is).
+ * Returns the length written. */
+size_t icstr_line_join(const char *const *texts, const unsigned char *glued, int count, char *out, size_t cap);
+
 #define ICSTR_LINE_MAX_WORDS 64
 
 /* The same cuts for a labelled crop (a pool's record: a long line added in pieces), each piece

@@ -258,3 +258,28 @@ int icstr_image_crop(const icstr_image *img, int x, int y, int w, int h, icstr_i
         memcpy(out->rgb + (size_t)r * w * 3, img->rgb + ((size_t)(y + r) * img->w + x) * 3, (size_t)w * 3);
     return ICSTR_OK;
 }
+
+size_t icstr_line_join(const char *const *texts, const unsigned char *glued, int count, char *out, size_t cap) {
+    size_t len = 0;
+    int gap = 0; /* some cut since the last reading written was between words */
+    if (!cap) return 0;
+    out[0] = 0;
+    for (int j = 0; j < count; j++) {
+        const char *t = texts[j];
+        size_t n = strlen(t);
+        while (n && t[0] == ' ') t++, n--;
+        while (n && t[n - 1] == ' ') n--;
+        if (!glued || !glued[j]) gap = 1;
+        if (!n) continue;
+        if (len && gap && len + 1 < cap) out[len++] = ' ';
+        gap = 0;
+        if (len + n >= cap) { /* too long: cut before the first UTF-8 sequence that does not fit */
+            n = cap - 1 - len;
+            while (n && ((unsigned char)t[n] & 0xC0) == 0x80) n--;
+        }
+        memcpy(out + len, t, n);
+        len += n;
+        out[len] = 0;
+    }
+    return len;
+}

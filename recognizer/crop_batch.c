@@ -471,27 +471,10 @@ static int read_inputs(icstr_crop_batch *b, icstr_model *m, const icstr_decode_p
  * none where the cut was between letters: piece_glued); the confidence the product of theirs
  * (the chance that every piece is right). */
 static void join_pieces(icstr_crop_batch *b, int k, int first, int count) {
-    const unsigned char *glued = b->piece_glued + b->piece_first[k];
-    char *out = b->texts[k];
-    size_t len = 0;
     float conf = 1.0f;
-    out[0] = 0;
-    for (int j = first; j < first + count; j++) {
-        const char *t = b->in_texts[j];
-        size_t n = strlen(t);
-        while (n && t[0] == ' ') t++, n--;
-        while (n && t[n - 1] == ' ') n--;
-        conf *= b->in_confidence[j];
-        if (!n) continue;
-        if (len && !glued[j - first] && len + 1 < ICSTR_TEXT_CAP) out[len++] = ' ';
-        if (len + n >= ICSTR_TEXT_CAP) { /* too long: cut before the first UTF-8 sequence that does not fit */
-            n = ICSTR_TEXT_CAP - 1 - len;
-            while (n && ((unsigned char)t[n] & 0xC0) == 0x80) n--;
-        }
-        memcpy(out + len, t, n);
-        len += n;
-        out[len] = 0;
-    }
+    for (int j = first; j < first + count; j++) conf *= b->in_confidence[j];
+    icstr_line_join((const char *const *)(b->in_texts + first), b->piece_glued + b->piece_first[k], count, b->texts[k],
+                    ICSTR_TEXT_CAP);
     b->confidence[k] = conf;
 }
 

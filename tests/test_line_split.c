@@ -70,6 +70,28 @@ static icstr_image beside(const icstr_image *a, int gap, const icstr_image *b, u
     return im;
 }
 
+/* The pieces' readings joined: spaces trimmed, empty readings left out, a space where some cut
+ * between the two readings written was between words (an empty piece does not take its gap with
+ * it), none where every cut was between letters, cut at a UTF-8 boundary when too long. */
+static void test_join(void) {
+    char out[16];
+    const char *a[] = {" AB ", "CD", "", "EF", "GH"};
+    const unsigned char glue_all[] = {0, 1, 1, 1, 1}, glue_none[] = {0, 0, 0, 0, 0};
+    const unsigned char gap_then_empty[] = {0, 1, 0, 1, 1}; /* a word gap before the empty piece */
+    const unsigned char empty_glued[] = {0, 0, 1, 1, 0};
+    CHECK(icstr_line_join(a, glue_none, 5, out, sizeof out) == 11 && !strcmp(out, "AB CD EF GH"));
+    CHECK(icstr_line_join(a, NULL, 5, out, sizeof out) == 11 && !strcmp(out, "AB CD EF GH"));
+    CHECK(icstr_line_join(a, glue_all, 5, out, sizeof out) == 8 && !strcmp(out, "ABCDEFGH"));
+    CHECK(icstr_line_join(a, gap_then_empty, 5, out, sizeof out) == 9 && !strcmp(out, "ABCD EFGH"));
+    CHECK(icstr_line_join(a, empty_glued, 5, out, sizeof out) == 10 && !strcmp(out, "AB CDEF GH"));
+    const char *lead[] = {"", "  ", "X"}; /* no space before the first reading written */
+    CHECK(icstr_line_join(lead, glue_none, 3, out, sizeof out) == 1 && !strcmp(out, "X"));
+    const char *utf[] = {"abcdefgh", "ij\xc3\xa9k"}; /* 8 + 1 + 2 bytes fit in 12, not e-acute */
+    char small[12];
+    CHECK(icstr_line_join(utf, glue_none, 2, small, sizeof small) == 11 && !strcmp(small, "abcdefgh ij"));
+    CHECK(icstr_line_join(a, glue_none, 0, out, sizeof out) == 0 && out[0] == 0);
+}
+
 static void test_cuts(void) {
     icstr_line_split_params p = icstr_line_split_default_params();
     /* h 20, words 30 wide and 8 apart (0.4 h): gap centres 34, 72, 110, 148; width 182 (9.1 h).
@@ -417,6 +439,7 @@ static void test_pool_holds_line(void) {
 
 int main(void) {
     icstr_set_threads(1);
+    test_join();
     test_cuts();
     test_batch();
     test_batch_glued();
