@@ -129,6 +129,15 @@ float icstr_rng_normal(icstr_rng *r);                   /* standard normal */
 /* n <= 0 means all cores. Also honours env ICSTR_THREADS at first use. */
 void icstr_set_threads(int n);
 int icstr_get_threads(void);
+/* The kernels OpenBLAS chose when it loaded ("SkylakeX", "Haswell", "Prescott", ...). */
+const char *icstr_blas_kernels(void);
+/* OpenBLAS picks its kernels by the CPU's family and model when it loads; a CPU it does not know
+ * (a virtual machine's "Intel(R) Xeon(R) Processor" with AVX512) gets the generic Prescott ones,
+ * 3.2x slower at reading crops on such a machine. When that happened and the CPU has AVX512
+ * (else AVX2 and FMA), sets OPENBLAS_CORETYPE to the kernels for it (SkylakeX, else Haswell)
+ * and returns 1: the program must then run itself again for OpenBLAS to read it. Else (the
+ * variable set already, kernels chosen by model, or an older CPU) returns 0. */
+int icstr_blas_name_kernels(void);
 
 /* ---- time ---- */
 double icstr_now_seconds(void);  /* monotonic */

@@ -1,8 +1,11 @@
-/* Thread count for OpenBLAS and the project's own OpenMP loops, and a monotonic clock. */
+/* Thread count for OpenBLAS and the project's own OpenMP loops, OpenBLAS's kernels, and a
+ * monotonic clock. */
 #include "icstr_core.h"
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -35,4 +38,23 @@ double icstr_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *icstr_blas_kernels(void) {
+    const char *core = openblas_get_corename();
+    return core ? core : "unknown";
+}
+
+int icstr_blas_name_kernels(void) {
+    if (getenv("OPENBLAS_CORETYPE") || strcasecmp(icstr_blas_kernels(), "prescott")) return 0;
+    __builtin_cpu_init(); /* libgcc's flags: set only where the OS saves the registers too */
+    const char *name = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        name = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        name = "Haswell";
+    if (!name) return 0;
+    setenv("OPENBLAS_CORETYPE", name, 1);
+    return 1;
 }

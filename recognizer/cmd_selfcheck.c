@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *usage =
@@ -39,7 +40,8 @@ int icstr_cmd_selfcheck(int argc, char **argv) {
         }
     int ok = worst < 1e-3;
     failures += !ok;
-    printf("openblas sgemm vs naive: max error %.2e %s\n", worst, ok ? "ok" : "FAILED");
+    printf("openblas sgemm vs naive: max error %.2e %s (kernels: %s%s)\n", worst, ok ? "ok" : "FAILED",
+           icstr_blas_kernels(), getenv("OPENBLAS_CORETYPE") ? ", named by OPENBLAS_CORETYPE" : "");
 
     icstr_rng r1, r2;
     icstr_rng_seed(&r1, 42);
