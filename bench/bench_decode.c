@@ -1,6 +1,7 @@
 /* Decode + resize throughput on one core: every crop of a dataset (folder or STR LMDB) is read
  * into memory first, then decoded (stb_image) and resized to the model input (area/bilinear,
  * float CHW) repeatedly; prints crops per second for decode, resize and both. */
+#include "icstr_core.h"
 #include "icstr_data.h"
 
 #include <stdio.h>
@@ -28,6 +29,7 @@ static int arg_int(const char *s, long lo, long hi, long *out) {
 }
 
 int main(int argc, char **argv) {
+    icstr_tune_runtime(argv); /* may run the program again: icstr_core.h */
     const char *path = DEFAULT_PATH;
     long n_max = 0, repeat = 3, H = 32, W = 128;
     for (int i = 1; i < argc; i++) {

@@ -27,6 +27,7 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 int main(int argc, char **argv) {
+    icstr_tune_runtime(argv); /* may run the program again: icstr_core.h */
     int B = 32, iters = 5, only_threads = 0, only_bf16 = -1, infer = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

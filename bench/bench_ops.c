@@ -138,6 +138,7 @@ static void bench_attention(int B, int T, int C, int H, int causal, icstr_rng *r
 }
 
 int main(int argc, char **argv) {
+    icstr_tune_runtime(argv); /* may run the program again: icstr_core.h */
     int threads = 1, batch = 32, quick = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

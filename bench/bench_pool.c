@@ -3,6 +3,7 @@
  * cblas_sgemv over the same matrix; and pool add throughput (decode + encode + one transaction
  * per chunk) with a random-init model (the default config, or a tiny one with --tiny).
  * Target: one query under 5 ms at 100,000 records of D = 192. */
+#include "icstr_core.h"
 #include "icstr_data.h"
 #include "model_io.h"
 #include "pool_internal.h"
@@ -218,6 +219,7 @@ static void bench_add(int n_add, const char *model_path, int tiny) {
 }
 
 int main(int argc, char **argv) {
+    icstr_tune_runtime(argv); /* may run the program again: icstr_core.h */
     long N = 100000, v;
     int D = 192, M = 1, K = 4, Q = 64, reps = 50, n_add = 512, threads = 1, tiny = 0;
     const char *model = NULL, *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";

@@ -50,6 +50,7 @@ static double run(const icstr_renderer *r, long n, int threads, int K, const ics
 }
 
 int main(int argc, char **argv) {
+    icstr_tune_runtime(argv); /* may run the program again: icstr_core.h */
     long n = 2000;
     int threads = omp_get_num_procs(), K = 1, input = 0;
     float diff = -1;

@@ -131,13 +131,16 @@ void icstr_set_threads(int n);
 int icstr_get_threads(void);
 /* The kernels OpenBLAS chose when it loaded ("SkylakeX", "Haswell", "Prescott", ...). */
 const char *icstr_blas_kernels(void);
-/* OpenBLAS picks its kernels by the CPU's family and model when it loads; a CPU it does not know
- * (a virtual machine's "Intel(R) Xeon(R) Processor" with AVX512) gets the generic Prescott ones,
- * 3.2x slower at reading crops on such a machine. When that happened and the CPU has AVX512
- * (else AVX2 and FMA), sets OPENBLAS_CORETYPE to the kernels for it (SkylakeX, else Haswell)
- * and returns 1: the program must then run itself again for OpenBLAS to read it. Else (the
- * variable set already, kernels chosen by model, or an older CPU) returns 0. */
-int icstr_blas_name_kernels(void);
+/* Settings that OpenBLAS and libgomp read when they load, before main: where one is missing, sets
+ * it and runs the program again (execv of /proc/self/exe; once, and on failure it goes on). A
+ * program's main calls it first.
+ * - OMP_WAIT_POLICY=passive: OpenMP threads that spin after a parallel region compete with
+ *   OpenBLAS's own on few cores (2 cores: a training step 56-59 crops/s spinning, 71 passive).
+ * - OPENBLAS_CORETYPE: OpenBLAS picks its kernels by the CPU's family and model; one it does not
+ *   know (a virtual machine's "Intel(R) Xeon(R) Processor" with AVX512) gets the generic Prescott
+ *   ones, 2.6x slower at reading a crop on such a machine. When that happened and the CPU has
+ *   AVX512 (else AVX2 and FMA), the kernels for it: SkylakeX (else Haswell). */
+void icstr_tune_runtime(char **argv);
 
 /* ---- time ---- */
 double icstr_now_seconds(void);  /* monotonic */

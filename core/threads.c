@@ -45,16 +45,27 @@ const char *icstr_blas_kernels(void) {
     return core ? core : "unknown";
 }
 
-int icstr_blas_name_kernels(void) {
-    if (getenv("OPENBLAS_CORETYPE") || strcasecmp(icstr_blas_kernels(), "prescott")) return 0;
+/* the kernels to name in OPENBLAS_CORETYPE, or NULL where OpenBLAS's own choice stands */
+static const char *kernels_to_name(void) {
+    if (getenv("OPENBLAS_CORETYPE") || strcasecmp(icstr_blas_kernels(), "prescott")) return NULL;
     __builtin_cpu_init(); /* libgcc's flags: set only where the OS saves the registers too */
-    const char *name = NULL;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        name = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        name = "Haswell";
-    if (!name) return 0;
-    setenv("OPENBLAS_CORETYPE", name, 1);
-    return 1;
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+void icstr_tune_runtime(char **argv) {
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        again = 1;
+    }
+    const char *kernels = kernels_to_name();
+    if (kernels) {
+        setenv("OPENBLAS_CORETYPE", kernels, 1);
+        again = 1;
+    }
+    if (again) execv("/proc/self/exe", argv);
 }

@@ -55,18 +55,7 @@ static int apply_precision(void) {
 }
 
 int main(int argc, char **argv) {
-    /* OpenMP threads that spin after a parallel region compete with OpenBLAS's own threads on
-     * few cores: on 2 cores a training step ran at 56-59 crops/s spinning, 71 passive (bench
-     * bench_model). libgomp reads the variable when it loads, before main, so setting it here
-     * is too late: when it is unset, set it and run the program again (once; on failure, go on).
-     * The same for OpenBLAS's kernels on a CPU it does not know (icstr_blas_name_kernels). */
-    int again = 0;
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        again = 1;
-    }
-    if (icstr_blas_name_kernels()) again = 1;
-    if (again) execv("/proc/self/exe", argv);
+    icstr_tune_runtime(argv); /* OpenMP's wait policy, OpenBLAS's kernels: may run icstr again */
     if (argc < 2) {
         print_usage(stderr);
         return 2;
