@@ -341,6 +341,28 @@ static void test_report(void) {
     free(csv);
 }
 
+/* OpenBLAS's kernels (icstr_tune_runtime): icstr names the kernels for a CPU OpenBLAS does not
+ * know. This test program does not (it reads OpenBLAS's own choice); where that choice is the
+ * generic Prescott and the CPU has AVX2 and FMA, `icstr selfcheck` must report other kernels.
+ * Kernels the user names stay named. */
+static void test_kernels(void) {
+    CHECK(sh("env -u OPENBLAS_CORETYPE '%s/icstr' selfcheck > '%s/selfcheck.txt' 2>&1", B, T) == 0);
+    char *out = slurp("%s/selfcheck.txt", T);
+    const char *k = out ? strstr(out, "(kernels: ") : NULL;
+    CHECK_MSG(k != NULL, "selfcheck names OpenBLAS's kernels");
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k && avx2 && !getenv("OPENBLAS_CORETYPE") && !strcmp(icstr_blas_kernels(), "Prescott"))
+        CHECK_MSG(strncmp(k, "(kernels: Prescott", 18) != 0, "icstr kept the generic kernels on an AVX2 CPU");
+    free(out);
+    if (avx2) {
+        CHECK(sh("OPENBLAS_CORETYPE=Haswell '%s/icstr' selfcheck > '%s/selfcheck.txt' 2>&1", B, T) == 0);
+        out = slurp("%s/selfcheck.txt", T);
+        CHECK(out && strstr(out, "(kernels: Haswell, named by OPENBLAS_CORETYPE)"));
+        free(out);
+    }
+}
+
 static void test_usage(void) {
     CHECK(sh("'%s/icstr' bench > /dev/null 2>&1", B) == 2);
     CHECK(sh("'%s/icstr' bench --help > /dev/null 2>&1", B) == 0);
@@ -384,6 +406,7 @@ int main(void) {
         test_peers();
         test_report();
         test_usage();
+        test_kernels();
     }
     if (sh("rm -rf '%s'", T)) fprintf(stderr, "could not remove %s\n", T);
     return check_finish("test_bench");
