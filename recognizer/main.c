@@ -39,7 +39,10 @@ static void print_usage(FILE *f) {
                "  ICSTR_MODEL      model file used when --model is not given\n"
                "  ICSTR_PRECISION  matrix products when reading crops: auto (default: bf16 where the\n"
                "                   CPU has AVX512_BF16, as in training, else fp32), bf16 or fp32\n"
-               "                   (exact float; slower). icstr train follows its config's bf16 key.\n");
+               "                   (exact float; slower). icstr train follows its config's bf16 key.\n"
+               "  OPENBLAS_CORETYPE OpenBLAS's kernels (SkylakeX, Haswell, ...); unset, icstr names them\n"
+               "                   where OpenBLAS does not know the CPU and would take its generic\n"
+               "                   Prescott ones (icstr selfcheck says which are in use)\n");
 }
 
 /* ICSTR_PRECISION: 0 ok, -1 not a known value */
