@@ -50,6 +50,8 @@ struct icstr_pool {
     long n;                   /* rows */
     int Dp;                   /* row stride in floats: D rounded up to 16 (zero padding) */
     float *E;                 /* (n, Dp) normalised rows */
+    uint16_t *E16;            /* (n, Dp) the same in half precision (POOL_HALF_KEYS; else NULL) */
+    long *rows;               /* (n) a single query's shortlist (the half-precision pass) */
     uint64_t *row_id;         /* (n) ascending */
     float *scratch;           /* scores of a chunk of queries */
     size_t scratch_floats;
@@ -192,5 +194,15 @@ extern size_t pool_score_floats_;
 void pool_search_free(icstr_pool *p);
 /* Dot products of rows [0, n) of E (stride Dp) with q (Dp, zero-padded): out[i]. */
 void pool_scores_one(const float *E, long n, int Dp, const float *q, float *out);
+/* A single query over at least this many rows reads the half-precision keys first (default
+ * 4096; tests lower it): half the bytes of a memory-bound loop. */
+extern long pool_half_rows_;
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__) && defined(__F16C__))
+#define POOL_HALF_KEYS 1
+/* The same with the rows in half precision (E16). */
+void pool_scores_one_half(const uint16_t *E16, long n, int Dp, const float *q, float *out);
+#else
+#define POOL_HALF_KEYS 0
+#endif
 
 #endif

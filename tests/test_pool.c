@@ -588,17 +588,65 @@ static int ref_cmp(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static void test_search(int D) {
+/* A new pool tmp/NAME for records of M latents of D floats (no model), opened. */
+static icstr_pool *search_pool(const char *name, int M, int D) {
     char p[300];
-    snprintf(p, sizeof p, "%s/search%d", tmp, D);
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
     icstr_pool_meta meta;
     memset(&meta, 0, sizeof meta);
     memset(meta.fingerprint, 'a', 64);
-    meta.M = 2;
+    meta.M = M;
     meta.D = D;
     CHECK(icstr_pool_create(p, &meta) == ICSTR_OK);
-    icstr_pool *pool;
+    icstr_pool *pool = NULL;
     CHECK(icstr_pool_open(p, NULL, 0, &pool) == ICSTR_OK);
+    return pool;
+}
+
+/* Rows that all lie within half precision's rounding of each other (one direction, each moved by
+ * 1e-4 per coordinate): the single query's half-precision first pass orders them wrongly, and the
+ * float scores of its shortlist must still give exactly the float search's top N. */
+static void test_search_near_ties(void) {
+    enum { D = 192, N = 400, K = 8 };
+    icstr_pool *pool = search_pool("search-near", 1, D);
+    icstr_rng g;
+    icstr_rng_seed(&g, 77);
+    float *base = malloc(D * sizeof(float)), *E = malloc((size_t)N * D * sizeof(float));
+    for (int k = 0; k < D; k++) base[k] = icstr_rng_normal(&g);
+    icstr_pool_record *recs = calloc(N, sizeof *recs);
+    uint64_t *img = malloc(N * sizeof *img);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < D; k++) E[(size_t)i * D + k] = base[k] + 1e-4f * icstr_rng_normal(&g);
+        img[i] = (uint64_t)i * 40503u + 7;
+        recs[i] = (icstr_pool_record){0, 0, 0, "w", "", 1, D, E + (size_t)i * D, E + (size_t)i * D,
+                                      (unsigned char *)&img[i], sizeof img[i]};
+    }
+    icstr_pool_add_result *res = calloc(N, sizeof *res);
+    CHECK(icstr_pool_add_encoded(pool, recs, N, res) == ICSTR_OK);
+    uint64_t ids[2][K];
+    float sc[2][K];
+    int found[2], differs = 0;
+    for (int q = 0; q < 20; q++) {
+        float query[D];
+        for (int k = 0; k < D; k++) query[k] = base[k] + 1e-4f * icstr_rng_normal(&g);
+        for (int pass = 0; pass < 2; pass++) { /* float alone, then the half keys first */
+            pool_half_rows_ = pass ? 1 : N + 1;
+            CHECK(icstr_pool_search(pool, query, 1, K, ids[pass], sc[pass], &found[pass]) == ICSTR_OK);
+        }
+        differs |= found[0] != K || found[1] != K || memcmp(ids[0], ids[1], sizeof ids[0]) ||
+                   memcmp(sc[0], sc[1], sizeof sc[0]);
+    }
+    CHECK_MSG(!differs, "near ties: the half-precision shortlist changed a single query's top %d", K);
+    pool_half_rows_ = 4096;
+    icstr_pool_close(pool);
+    free(base), free(E), free(recs), free(img), free(res);
+}
+
+static void test_search(int D) {
+    char name[32], p[300];
+    snprintf(name, sizeof name, "search%d", D);
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    icstr_pool *pool = search_pool(name, 2, D);
     enum { N = 700, Q = 37 };
     icstr_rng g;
     icstr_rng_seed(&g, (uint64_t)D);
@@ -622,6 +670,15 @@ static void test_search(int D) {
     uint64_t rm[3] = {1, 300, 700};
     CHECK(icstr_pool_remove(pool, rm, 3, NULL, NULL) == ICSTR_OK);
     CHECK(icstr_pool_search_count(pool) == N - 3);
+#if POOL_HALF_KEYS
+    { /* the half keys are the float keys rounded to nearest even, as icstr_f32_to_f16_n does */
+        size_t cells = (size_t)(N - 3) * pool->Dp;
+        uint16_t *want = malloc(cells * sizeof *want);
+        icstr_f32_to_f16_n(want, pool->E, cells);
+        CHECK(pool->E16 && !memcmp(want, pool->E16, cells * sizeof *want));
+        free(want);
+    }
+#endif
 
     float *Qv = malloc((size_t)Q * D * sizeof(float));
     for (int i = 0; i < Q * D; i++) Qv[i] = icstr_rng_normal(&g);
@@ -630,14 +687,16 @@ static void test_search(int D) {
     const int Ns[4] = {1, 5, N - 3, N + 10};
     for (int t = 0; t < 4; t++) {
         int K = Ns[t];
-        uint64_t *ids = malloc((size_t)Q * K * sizeof *ids);
-        float *sc = malloc((size_t)Q * K * sizeof *sc);
-        for (int pass = 0; pass < 3; pass++) {
+        uint64_t *ids = malloc((size_t)Q * K * sizeof *ids), *ids0 = malloc((size_t)Q * K * sizeof *ids0);
+        float *sc = malloc((size_t)Q * K * sizeof *sc), *sc0 = malloc((size_t)Q * K * sizeof *sc0);
+        for (int pass = 0; pass < 4; pass++) {
             /* pass 0: one query per call (the matrix-vector path); 1: all at once (sgemm);
-             * 2: all at once in chunks of 3 queries */
+             * 2: all at once in chunks of 3 queries; 3: one query per call, the half-precision
+             * keys first (where compiled in), which must give pass 0's ids and scores exactly */
             pool_score_floats_ = pass == 2 ? (size_t)3 * (N - 3) : (size_t)8 << 20;
+            pool_half_rows_ = pass == 3 ? 1 : N + 1;
             int found = -1, ok = 1;
-            if (pass == 0)
+            if (pass == 0 || pass == 3)
                 for (int q = 0; q < Q; q++)
                     ok &= icstr_pool_search(pool, Qv + (size_t)q * D, 1, K, ids + (size_t)q * K, sc + (size_t)q * K,
                                             &found) == ICSTR_OK;
@@ -677,11 +736,19 @@ static void test_search(int D) {
             /* the tie: query 0 equals the rows of ids 43 and 50; the lower id comes first */
             CHECK(ids[0] == 43 && (K == 1 || ids[1] == 50));
             CHECK_NEAR(sc[0], 1.0, 1e-6);
+            if (pass == 0) {
+                memcpy(ids0, ids, (size_t)Q * K * sizeof *ids);
+                memcpy(sc0, sc, (size_t)Q * K * sizeof *sc);
+            }
+            if (pass == 3)
+                CHECK_MSG(!memcmp(ids0, ids, (size_t)Q * K * sizeof *ids) && !memcmp(sc0, sc, (size_t)Q * K * sizeof *sc),
+                          "D %d N %d: the half-precision shortlist changed the single query's result", D, K);
         }
-        free(ids);
-        free(sc);
+        free(ids), free(ids0);
+        free(sc), free(sc0);
     }
     pool_score_floats_ = (size_t)8 << 20;
+    pool_half_rows_ = 4096;
     /* another handle's change is seen after a reload; a change through this handle at once */
     icstr_pool *other;
     CHECK(icstr_pool_open(p, NULL, 0, &other) == ICSTR_OK);
@@ -1599,6 +1666,7 @@ int main(void) {
     test_reembed(A, B);
     test_search(40);
     test_search(192);
+    test_search_near_ties();
     test_incontext(A);
     test_lexicon(A);
     test_lexicon_words();
