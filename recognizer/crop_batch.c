@@ -521,20 +521,23 @@ static int correct_lines_in_pieces(icstr_crop_batch *b, icstr_model *m) {
     int *line = malloc((size_t)b->n_ok * sizeof *line);
     char **texts = malloc((size_t)b->n_ok * sizeof *texts);
     float *conf = malloc((size_t)b->n_ok * sizeof *conf);
-    int rc = first && count && line && texts && conf ? ICSTR_OK : icstr_fail(ICSTR_ERR_NOMEM, "lines in pieces");
+    const unsigned char **glued = malloc((size_t)b->n_ok * sizeof *glued);
+    int rc = first && count && line && texts && conf && glued ? ICSTR_OK
+                                                               : icstr_fail(ICSTR_ERR_NOMEM, "lines in pieces");
     for (int k = 0; k < b->n_ok && !rc; k++) {
         if (!b->pieces_won[k] || b->piece_count[k] < 2) continue;
         first[n] = b->in_first[k] + reads_whole(b, k);
         count[n] = b->piece_count[k];
+        glued[n] = b->piece_glued + b->piece_first[k];
         texts[n] = b->texts[k];
         conf[n] = b->confidence[k];
         line[n++] = k;
     }
     if (!rc && n)
-        rc = icstr_pool_lexicon_correct_pieces(&b->lexicon, m, b->latents, n, first, count, b->in_texts,
+        rc = icstr_pool_lexicon_correct_pieces(&b->lexicon, m, b->latents, n, first, count, b->in_texts, glued,
                                                &b->reading.lexicon_params, texts, ICSTR_TEXT_CAP, conf, NULL);
     for (int j = 0; j < n && !rc; j++) b->confidence[line[j]] = conf[j];
-    free(first), free(count), free(line), free(texts), free(conf);
+    free(first), free(count), free(line), free(texts), free(conf), free(glued);
     return rc;
 }
 

@@ -66,7 +66,8 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
 
 /* Corrects lines read in pieces (a crop too wide for the model, crop_batch): line i's pieces are
  * the inputs first[i] .. first[i] + count[i] - 1 (latents (inputs, M, dec_dim), their readings
- * piece_texts), texts[i] their readings joined by spaces. The per-input pass above only ever sees
+ * piece_texts), texts[i] their readings joined as icstr_line_join joins them (glued: NULL, or per
+ * line its pieces' glue flags, NULL for none). The per-input pass above only ever sees
  * a piece; here the whole line's candidates are the labels near its joined reading (as above:
  * max_ned, max_shorter, candidates) and, with word_ned > 0, the joined reading with a word the
  * pieces' edge cut in two put right (neither half a word of the labels, the halves joined within
@@ -80,8 +81,8 @@ int icstr_pool_lexicon_correct(const icstr_pool_lexicon *lx, icstr_model *m, con
  * alone. Errors: those of icstr_model_score, ICSTR_ERR_NOMEM. */
 int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents,
                                       int n_lines, const int *first, const int *count, char *const *piece_texts,
-                                      const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
-                                      unsigned char *corrected);
+                                      const unsigned char *const *glued, const icstr_lexicon_params *p, char **texts,
+                                      int cap, float *confidence, unsigned char *corrected);
 
 /* ---- shared by the lexicon's passes (pool_lexicon.c) ---- */
 /* whether a cleaned reading ([a-z0-9]) has a letter: one without is no lexicon's to correct */

@@ -14,6 +14,8 @@ typedef struct {
     int n_pieces;
     const char *piece[ICSTR_LINE_MAX_PIECES]; /* the pieces' readings, trimmed (not NUL-ended) */
     int piece_len[ICSTR_LINE_MAX_PIECES];
+    const unsigned char *glued;        /* (n_pieces) 1: the piece joins the previous one with no
+                                          space (a cut between letters); NULL: none does */
     char stripped[PIECES_TEXT];        /* the pieces' readings without spaces, ASCII lower-cased */
     int edge[ICSTR_LINE_MAX_PIECES];   /* stripped length through piece j */
     int *dp;                           /* (PIECES_TEXT + 1)^2 the alignment's table */
@@ -30,9 +32,10 @@ static int trimmed(const char *t, int n, const char **s) {
 }
 
 /* the line's pieces' readings; 0 where they do not fit the texts' cap */
-static int read_line(line_reading *lr, char *const *piece_texts, int count) {
+static int read_line(line_reading *lr, char *const *piece_texts, const unsigned char *glued, int count) {
     int n = 0;
     lr->n_pieces = count;
+    lr->glued = glued;
     for (int j = 0; j < count; j++) {
         lr->piece_len[j] = trimmed(piece_texts[j], (int)strlen(piece_texts[j]), &lr->piece[j]);
         for (int c = 0; c < lr->piece_len[j]; c++) {
@@ -130,10 +133,13 @@ static int merge_candidates(const icstr_pool_lexicon *lx, const line_reading *lr
         char *o = out + (size_t)n * PIECES_TEXT;
         size_t len = 0;
         int ok = 1, skip_head = 0; /* bytes of piece j already written as a merged word */
+        int gap = 0; /* a space before what comes next: some cut since was between words (as
+                        icstr_line_join), or it is the rest of a piece whose first word was merged */
         for (int j = 0; j < lr->n_pieces && ok; j++) {
             const char *s = lr->piece[j] + skip_head;
             int ns = lr->piece_len[j] - skip_head, mine = -1;
             while (ns && s[0] == ' ') s++, ns--;
+            if ((skip_head && ns) || !lr->glued || !lr->glued[j]) gap = 1; /* after a merged word: its rest */
             skip_head = 0;
             for (int t = 0; t < k; t++)
                 if (edge_of[t] == j && (c == k || t == c)) mine = t;
@@ -148,7 +154,8 @@ static int merge_candidates(const icstr_pool_lexicon *lx, const line_reading *lr
             if (!ns && mine < 0) continue;
             if (len + 1 + keep + wl >= PIECES_TEXT) ok = 0;
             else {
-                if (len && o[len - 1] != ' ' && (keep || wl)) o[len++] = ' ';
+                if (len && o[len - 1] != ' ' && (keep || wl) && gap) o[len++] = ' ';
+                if (keep || wl) gap = 0;
                 memcpy(o + len, s, (size_t)keep), len += keep;
                 memcpy(o + len, word, wl), len += wl;
             }
@@ -216,8 +223,8 @@ static int score_line(icstr_model *m, const float *latents, line_reading *lr, co
 
 int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model *m, const float *latents,
                                       int n_lines, const int *first, const int *count, char *const *piece_texts,
-                                      const icstr_lexicon_params *p, char **texts, int cap, float *confidence,
-                                      unsigned char *corrected) {
+                                      const unsigned char *const *glued, const icstr_lexicon_params *p, char **texts,
+                                      int cap, float *confidence, unsigned char *corrected) {
     for (int i = 0; corrected && i < n_lines; i++) corrected[i] = 0;
     if (!lx || lx->n == 0 || n_lines <= 0) return ICSTR_OK;
     const icstr_model_config *mc = icstr_model_get_config(m);
@@ -234,7 +241,7 @@ int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model 
                  ? ICSTR_OK
                  : icstr_fail(ICSTR_ERR_NOMEM, "pool lexicon: lines in pieces");
     for (int i = 0; i < n_lines && !rc; i++) {
-        if (count[i] < 2 || count[i] > ICSTR_LINE_MAX_PIECES || !read_line(&lr, piece_texts + first[i], count[i]))
+        if (count[i] < 2 || count[i] > ICSTR_LINE_MAX_PIECES || !read_line(&lr, piece_texts + first[i], glued ? glued[i] : NULL, count[i]))
             continue;
         int ncl = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), nc = 0, skip;
         int k = ncl > 0 ? icstr_lexicon_nearest_labels(lx, clean, ncl, p, C, cand, dist) : 0;

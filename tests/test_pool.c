@@ -1121,14 +1121,14 @@ static void test_lexicon_pieces(void) {
     icstr_pool *pool = new_pool(W, "lexicon-pieces");
     const char *labels[] = {"kmq 12", "zeta kmq", "ab"};
     enum { NL = 3, PER = 4 * 16 };
-    unsigned char *png[NL + 2];
-    size_t len[NL + 2];
+    unsigned char *png[NL + 3];
+    size_t len[NL + 3];
     add_labelled(pool, labels, NL, 1800, "lp", png, len);
     icstr_pool_lexicon lx;
     CHECK(icstr_pool_lexicon_load(pool, &lx) == ICSTR_OK);
-    float x[3 * 8 * 32], lat[2 * PER];
-    static const char *const drawn[2] = {"zeta", "kmq"};
-    for (int j = 0; j < 2; j++) { /* two pieces' latents */
+    float x[3 * 8 * 32], lat[3 * PER];
+    static const char *const drawn[3] = {"zeta", "kmq", "ab"};
+    for (int j = 0; j < 3; j++) { /* three pieces' latents */
         png[NL + j] = draw_crop(drawn[j], 1900 + (uint64_t)j, &len[NL + j]);
         to_input(W, png[NL + j], len[NL + j], x);
         CHECK(icstr_model_encode(W, x, 1, lat + j * PER, NULL) == ICSTR_OK);
@@ -1155,7 +1155,7 @@ static void test_lexicon_pieces(void) {
             icstr_lexicon_params q = icstr_lexicon_default_params();
             q.margin = margins[k];
             q.max_ned = cases[c].max_ned;
-            CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+            CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, NULL, &q, &t, 64, &conf, &fixed) ==
                   ICSTR_OK);
             int want = own - cand <= margins[k];
             if (want) {
@@ -1176,26 +1176,45 @@ static void test_lexicon_pieces(void) {
         unsigned char fixed = 9;
         icstr_lexicon_params q = icstr_lexicon_default_params();
         q.margin = 1000.0f;
-        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, NULL, &q, &t, 64, &conf, &fixed) ==
               ICSTR_OK);
         CHECK_MSG(!fixed && !strcmp(line, "x zeta kmp") && conf == 0.5f, "a piece with no part: '%s'", line);
         /* "zeta" + "kmq 1234": the label's part "kmq" has less than half the piece's 7 characters */
         strcpy(p0, "zeta"), strcpy(p1, "kmq 1234"), strcpy(line, "zeta kmq 1234");
-        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, &q, &t, 64, &conf, &fixed) ==
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &two, pt, NULL, &q, &t, 64, &conf, &fixed) ==
               ICSTR_OK);
         CHECK_MSG(!fixed && !strcmp(line, "zeta kmq 1234") && conf == 0.5f, "a part too short: '%s'", line);
         int one = 1;
         conf = 0.5f;
         strcpy(line, "zeta kmp");
         strcpy(p0, "zeta kmp");
-        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &one, pt, &q, &t, 64, &conf, &fixed) ==
+        CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &one, pt, NULL, &q, &t, 64, &conf, &fixed) ==
               ICSTR_OK);
         CHECK_MSG(!fixed && !strcmp(line, "zeta kmp") && conf == 0.5f, "one piece: '%s'", line);
+    }
+    { /* "ze" + "tb" + "kmq", the last two cut between letters (glued): the word the first edge cut
+         put right, "zeta", keeps the glue to "kmq" that follows it; with no glue, a space */
+        static const unsigned char glue[3] = {0, 1, 1};
+        const unsigned char *glued = glue;
+        for (int g = 0; g < 2; g++) {
+            char p0[16] = "ze", p1[16] = "tb", p2[16] = "kmq", line[64], *pt[3] = {p0, p1, p2}, *t = line;
+            strcpy(line, g ? "ze tb kmq" : "zetbkmq");
+            float conf = 0.5f;
+            unsigned char fixed = 9;
+            int three = 3;
+            icstr_lexicon_params q = icstr_lexicon_default_params();
+            q.margin = 1000.0f;
+            q.max_ned = 0.0f; /* no label: the merged word alone */
+            CHECK(icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &three, pt, g ? NULL : &glued, &q, &t, 64,
+                                                    &conf, &fixed) == ICSTR_OK);
+            const char *want = g ? "zeta kmq" : "zetakmq";
+            CHECK_MSG(fixed == 1 && !strcmp(line, want), "glue %d: '%s', want '%s'", !g, line, want);
+        }
     }
     icstr_pool_lexicon_free(&lx);
     icstr_pool_close(pool);
     icstr_model_free(W);
-    for (int i = 0; i < NL + 2; i++) free(png[i]);
+    for (int i = 0; i < NL + 3; i++) free(png[i]);
 }
 
 /* The pieces pass on random readings (letters of either case, digits, spaces, punctuation, a
@@ -1247,7 +1266,7 @@ static void test_lexicon_pieces_random(void) {
         unsigned char fixed = 9;
         icstr_lexicon_params q = icstr_lexicon_default_params();
         q.max_ned = 1.0f, q.margin = 1000.0f, q.word_ned = 1.0f, q.max_shorter = it % 2 ? 1 : -1;
-        ok = icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &count, pt, &q, &t, ICSTR_TEXT_CAP, &conf,
+        ok = icstr_pool_lexicon_correct_pieces(&lx, W, lat, 1, &first, &count, pt, NULL, &q, &t, ICSTR_TEXT_CAP, &conf,
                                                &fixed) == ICSTR_OK;
         size_t n = strlen(line);
         if (fixed) replaced++;
