@@ -324,6 +324,14 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         free_pool_buffers(b);
         return rc;
     }
+    if (r->glyphs && r->glyph_params.records <= 0) { /* the exhaustive search grows with the pool */
+        double gflop = 2e-9 * b->glyphs.T * (double)b->glyphs.n * b->glyphs.E;
+        if (gflop > 1.0)
+            ICSTR_INFO("--glyphs compares each crop's %d frames with all %d stored ones (%d records): %.1f GFLOP "
+                       "per crop, more than the network's own; --glyph-records R keeps the R most similar records' "
+                       "(faster, reads less well)",
+                       b->glyphs.T, b->glyphs.n, b->glyphs.records, gflop);
+    }
     b->pool = pool;
     b->reading = *r;
     b->view = icstr_pool_view(pool);
