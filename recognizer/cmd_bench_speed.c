@@ -275,10 +275,11 @@ static int write_outputs(const char *out_dir, const char *name, const char *mode
             ", \"crops\": %ld, \"load_ms\": %.3f, \"ms_median_1t\": %.4f, \"ms_p95_1t\": %.4f, "
             "\"ms_mean_1t\": %.4f, \"crops_per_s\": %.2f, \"threads\": %d, \"batch\": %d, "
             "\"peak_rss_mib\": %.1f, \"gflop_per_crop\": %.5f, \"sgemm_gflops_1t\": %.2f, "
-            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f, \"precision\": \"%s\"",
+            "\"efficiency_1t\": %.4f, \"efficiency_all\": %.4f, \"loadavg\": %.2f, \"precision\": \"%s\", "
+            "\"blas_kernels\": \"%s\"",
             r->crops, r->load_ms, r->plain.ms_median, r->plain.ms_p95, r->plain.ms_mean, r->plain.crops_per_s,
             r->threads, r->batch, r->rss_mib, r->gflop, r->sgemm_gflops, r->eff_1t, r->eff_all, r->loadavg,
-            precision());
+            precision(), icstr_blas_kernels());
     if (r->shots)
         fprintf(f,
                 ", \"pool_records\": %ld, \"shots\": %d, \"context_ms_median_1t\": %.4f, "
@@ -381,7 +382,8 @@ int icstr_bench_speed(int argc, char **argv) {
     }
     printf("model             %s\n", model_path);
     printf("crops             %ld from %s\n", r.crops, data);
-    printf("precision         %s matrix products (ICSTR_PRECISION)\n", precision());
+    printf("precision         %s matrix products (ICSTR_PRECISION), OpenBLAS kernels %s\n", precision(),
+           icstr_blas_kernels());
     printf("load              %.1f ms\n", r.load_ms);
     printf("latency, 1 thread %.3f ms median, %.3f ms p95, %.3f ms mean per crop\n", r.plain.ms_median,
            r.plain.ms_p95, r.plain.ms_mean);

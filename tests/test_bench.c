@@ -236,6 +236,8 @@ static void test_speed(const char *model) {
     }
     const char *a = js ? strstr(js, "\"ms_median_1t\": ") : NULL, *b = js ? strstr(js, "\"ms_p95_1t\": ") : NULL;
     if (a && b) CHECK(atof(a + 16) <= atof(b + 13));
+    CHECK_MSG(js && strstr(js, "\"blas_kernels\": \"") && !strstr(js, "\"blas_kernels\": \"\""),
+              "speed names OpenBLAS's kernels");
     free(js);
     char *csv = slurp("%s/out/speed-icstr.csv", T);
     CHECK(count_lines(csv) == 2);
