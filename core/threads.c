@@ -4,7 +4,6 @@
 
 #include <cblas.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>

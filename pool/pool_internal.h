@@ -50,8 +50,9 @@ struct icstr_pool {
     long n;                   /* rows */
     int Dp;                   /* row stride in floats: D rounded up to 16 (zero padding) */
     float *E;                 /* (n, Dp) normalised rows */
-    uint16_t *E16;            /* (n, Dp) the same in half precision (POOL_HALF_KEYS; else NULL) */
-    long *rows;               /* (n) a single query's shortlist (the half-precision pass) */
+    uint16_t *E16;            /* (n, Dp) the same in half precision (POOL_HALF_KEYS), made at the
+                                 first single query over pool_half_rows_ rows or more; else NULL */
+    long *rows;               /* (n) a single query's shortlist (with E16) */
     uint64_t *row_id;         /* (n) ascending */
     float *scratch;           /* scores of a chunk of queries */
     size_t scratch_floats;

@@ -64,6 +64,21 @@ static void keys_to_half(uint16_t *dst, const float *src, size_t n) {
 #endif
     icstr_f32_to_f16_n(dst + i, src + i, n - i);
 }
+
+/* The half-precision copy of the loaded matrix and the shortlist's rows, made at the first single
+ * query that reads them (a pool searched only in batches, or too small, never needs them). */
+static int make_half_keys(icstr_pool *p) {
+    size_t cells = (size_t)p->n * p->Dp;
+    p->E16 = icstr_alloc(cells, sizeof(uint16_t));
+    p->rows = malloc((size_t)p->n * sizeof *p->rows);
+    if (!p->E16 || !p->rows) {
+        icstr_free(p->E16), free(p->rows);
+        p->E16 = NULL, p->rows = NULL;
+        return icstr_fail(ICSTR_ERR_NOMEM, "pool %s: half-precision keys of %ld records", p->path, p->n);
+    }
+    keys_to_half(p->E16, p->E, cells);
+    return ICSTR_OK;
+}
 #endif
 
 static int load_matrix(icstr_pool *p) {
@@ -118,19 +133,6 @@ static int load_matrix(icstr_pool *p) {
     if (!rc && mrc != MDB_NOTFOUND) rc = pool_db_fail(p, mrc, "read the embeddings");
     mdb_cursor_close(cur);
     pool_txn_abort(p, txn);
-#if POOL_HALF_KEYS
-    if (!rc && row) {
-        p->E16 = icstr_alloc(row * Dp, sizeof(uint16_t));
-        p->rows = malloc(row * sizeof *p->rows);
-        if (!p->E16 || !p->rows) {
-            icstr_free(p->E16), free(p->rows);
-            p->E16 = NULL, p->rows = NULL;
-            rc = icstr_fail(ICSTR_ERR_NOMEM, "pool %s: half-precision keys of %zu records", p->path, row);
-        } else {
-            keys_to_half(p->E16, E, row * Dp);
-        }
-    }
-#endif
     if (rc) {
         icstr_free(E);
         free(ids);
@@ -356,7 +358,8 @@ int icstr_pool_search(icstr_pool *p, const float *queries, int q, int N, uint64_
         const long *rows = NULL;
         long m = n; /* scores per query in scratch (the shortlist's, with rows) */
 #if POOL_HALF_KEYS
-        if (g == 1 && p->E16 && n >= pool_half_rows_) {
+        if (g == 1 && n >= pool_half_rows_) {
+            if (!p->E16 && (rc = make_half_keys(p))) break;
             m = shortlist(p, N, h);
             rows = p->rows;
         } else

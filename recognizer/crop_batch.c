@@ -328,8 +328,8 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         double gflop = 2e-9 * b->glyphs.T * (double)b->glyphs.n * b->glyphs.E;
         if (gflop > 1.0)
             ICSTR_INFO("--glyphs compares each crop's %d frames with all %d stored ones (%d records): %.1f GFLOP "
-                       "per crop, more than the network's own; --glyph-records R keeps the R most similar records' "
-                       "(faster, reads less well)",
+                       "per crop, more than the network's own; --glyph-records R searches only the frames of the R "
+                       "records most similar to the crop (faster, reads less well)",
                        b->glyphs.T, b->glyphs.n, b->glyphs.records, gflop);
     }
     b->pool = pool;

@@ -241,7 +241,8 @@ int icstr_pool_lexicon_correct_pieces(const icstr_pool_lexicon *lx, icstr_model 
                  ? ICSTR_OK
                  : icstr_fail(ICSTR_ERR_NOMEM, "pool lexicon: lines in pieces");
     for (int i = 0; i < n_lines && !rc; i++) {
-        if (count[i] < 2 || count[i] > ICSTR_LINE_MAX_PIECES || !read_line(&lr, piece_texts + first[i], glued ? glued[i] : NULL, count[i]))
+        if (count[i] < 2 || count[i] > ICSTR_LINE_MAX_PIECES ||
+            !read_line(&lr, piece_texts + first[i], glued ? glued[i] : NULL, count[i]))
             continue;
         int ncl = icstr_score_clean(ICSTR_SCORE_STANDARD, texts[i], clean, sizeof clean), nc = 0, skip;
         int k = ncl > 0 ? icstr_lexicon_nearest_labels(lx, clean, ncl, p, C, cand, dist) : 0;
