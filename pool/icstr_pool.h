@@ -261,6 +261,8 @@ int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr
 void icstr_pool_prompts_free(icstr_pool_prompts *pp);
 /* The model the handle was opened with (NULL for metadata-only use). */
 icstr_model *icstr_pool_model(const icstr_pool *p);
+/* The directory the pool was opened from (as given to icstr_pool_open). */
+const char *icstr_pool_path(const icstr_pool *p);
 /* The view the pool's records were read with, as of opening (icstr_view_full() for a pool
  * that never set one): readers cut their queries to it (icstr_image_view_to_input). */
 icstr_view icstr_pool_view(const icstr_pool *p);

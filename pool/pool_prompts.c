@@ -126,3 +126,4 @@ int icstr_pool_prompts_fill(icstr_pool *p, const float *embeddings, int q, icstr
 }
 
 icstr_model *icstr_pool_model(const icstr_pool *p) { return p ? p->model : NULL; }
+const char *icstr_pool_path(const icstr_pool *p) { return p ? p->path : NULL; }

@@ -63,7 +63,10 @@ int icstr_cli_double(const char *cmd, const char *flag, const char *s, double lo
     "                       joint reading: a domain's glyphs read as its labels name them, also in\n" \
     "                       text the pool never shows. Costs a product with every entry per crop;\n" \
     "                       --glyph-records R: only the entries of the crop's R most similar\n"   \
-    "                       records vote (default 0: all), for large pools\n"                   \
+    "                       records vote (default 0: all), for large pools. The --glyphs and\n"  \
+    "                       --knn stores are kept in the pool's folder (glyphs.cache, about\n"    \
+    "                       100 KB a record; knn.cache) for the next reading with the pool;\n"    \
+    "                       ICSTR_STORE_CACHE=0 turns that off\n"                                \
     "  --lm                 with --pool: the pool's labels are also a character language model:\n"  \
     "                       every decoding step (and the joint reading's choice) weighs log\n"    \
     "                       p_model + --lm-weight (default 0.2) log p_lm, p_lm an n-gram model\n"  \

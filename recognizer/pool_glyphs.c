@@ -1,5 +1,6 @@
 /* The prompt pool as a store of glyphs for the CTC head (see pool_glyphs.h). */
 #include "pool_glyphs.h"
+#include "store_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -40,8 +41,10 @@ typedef struct {
     int n;              /* records waiting */
     float *images, *feat, *logp;
     int *sym, *len, *path;
-    uint64_t ids[GLYPH_CHUNK];
+    uint64_t ids[GLYPH_CHUNK], hashes[GLYPH_CHUNK];
     double *scratch;
+    icstr_store_cache cache;      /* the entries of an earlier load (POOL/glyphs.cache) */
+    icstr_store_records records;  /* every record read, with its entry count, for the next one */
 } glyph_build;
 
 static int grow(glyph_build *b) {
@@ -59,22 +62,32 @@ static int grow(glyph_build *b) {
     return ICSTR_OK;
 }
 
+/* appends a record's T entries (keys already unit vectors) */
+static int append(glyph_build *b, uint64_t id, uint64_t hash, const float *keys, const int *values) {
+    int rc = grow(b);
+    if (rc || (rc = icstr_store_records_add(&b->records, id, hash, b->T))) return rc;
+    icstr_glyph_store *s = b->s;
+    memcpy(s->keys + (size_t)s->n * b->E, keys, (size_t)b->T * b->E * sizeof(float));
+    memcpy(s->values + s->n, values, (size_t)b->T * sizeof(int));
+    s->ids[s->records++] = id;
+    s->n += b->T;
+    return ICSTR_OK;
+}
+
 /* encodes the waiting records and appends the frames of those whose labels align */
 static int flush(glyph_build *b) {
     if (!b->n) return ICSTR_OK;
     int rc = icstr_model_encode_ctc(b->m, b->images, b->n, NULL, NULL, b->feat, b->logp);
     for (int i = 0; i < b->n && !rc; i++) {
+        b->s->computed++;
         if (icstr_ctc_align(b->logp + (size_t)i * b->T * b->V, b->T, b->V, b->sym + (size_t)i * b->L, b->len[i],
-                            b->path, b->scratch))
-            continue; /* too long for the frames */
-        if ((rc = grow(b))) break;
-        icstr_glyph_store *s = b->s;
-        float *k = s->keys + (size_t)s->n * b->E;
-        memcpy(k, b->feat + (size_t)i * b->T * b->E, (size_t)b->T * b->E * sizeof(float));
+                            b->path, b->scratch)) { /* too long for the frames: no entries */
+            rc = icstr_store_records_add(&b->records, b->ids[i], b->hashes[i], 0);
+            continue;
+        }
+        float *k = b->feat + (size_t)i * b->T * b->E;
         normalize_rows(k, b->T, b->E);
-        memcpy(s->values + s->n, b->path, (size_t)b->T * sizeof(int));
-        s->ids[s->records++] = b->ids[i];
-        s->n += b->T;
+        rc = append(b, b->ids[i], b->hashes[i], k, b->path);
     }
     b->n = 0;
     return rc;
@@ -88,10 +101,17 @@ static int visit(void *user, const icstr_pool_record *r) {
         return 0;
     }
     for (int j = 0; j < len; j++) sym[j] += 1;
-    int rc = icstr_pool_record_input(b->pool, r, b->H, b->W, b->images + (size_t)b->n * 3 * b->H * b->W);
-    if (rc) return rc;
+    const float *ck;
+    const int *cv;
+    int cached = icstr_store_cache_find(&b->cache, r->id, r->image_hash, &ck, &cv), rc;
+    if (cached == 0 || cached == b->T) { /* in id order: the records waiting go first */
+        if ((rc = flush(b))) return rc;
+        return cached ? append(b, r->id, r->image_hash, ck, cv) : icstr_store_records_add(&b->records, r->id, r->image_hash, 0);
+    }
+    if ((rc = icstr_pool_record_input(b->pool, r, b->H, b->W, b->images + (size_t)b->n * 3 * b->H * b->W))) return rc;
     b->len[b->n] = len;
     b->ids[b->n] = r->id;
+    b->hashes[b->n] = r->image_hash;
     return ++b->n == GLYPH_CHUNK ? flush(b) : 0;
 }
 
@@ -115,8 +135,12 @@ int icstr_glyph_store_load(icstr_pool *pool, icstr_glyph_store *s) {
     int rc = b.images && b.feat && b.logp && b.sym && b.len && b.path && b.scratch
                  ? ICSTR_OK
                  : icstr_fail(ICSTR_ERR_NOMEM, "glyph store");
+    if (!rc) rc = icstr_store_cache_open(pool, "glyphs", b.E, &b.cache);
     if (!rc) rc = icstr_pool_foreach(pool, ICSTR_POOL_WANT_IMAGE, visit, &b);
     if (!rc) rc = flush(&b);
+    if (!rc) rc = icstr_store_cache_save(&b.cache, &b.records, s->keys, s->values);
+    icstr_store_cache_free(&b.cache);
+    icstr_store_records_free(&b.records);
     free(b.images), free(b.feat), free(b.logp), free(b.sym), free(b.len), free(b.path), free(b.scratch);
     if (rc) {
         icstr_glyph_store_free(s);

@@ -20,6 +20,8 @@ typedef struct {
                            frames, are skipped); record r's entries are [r T, (r + 1) T) */
     int T;              /* frames per record */
     uint64_t *ids;      /* (records) their pool ids, ascending */
+    int computed;       /* records encoded by this load; the others came from the pool's
+                           glyphs.cache (store_cache.h), which the load brings up to date */
 } icstr_glyph_store;
 
 typedef struct {
@@ -32,7 +34,9 @@ typedef struct {
 } icstr_glyph_params;
 icstr_glyph_params icstr_glyph_default_params(void);
 
-/* Builds the store from every record of the pool (opened with its model). Errors: those of
+/* Builds the store from every record of the pool (opened with its model), reading the entries of
+ * the records that POOL/glyphs.cache holds for this state of the pool from it (store_cache.h) and
+ * writing it anew when it lacked some. Errors: those of
  * icstr_pool_foreach and icstr_model_encode_ctc, ICSTR_ERR_ARG (a pool opened without a model),
  * ICSTR_ERR_FORMAT (a record's image that does not decode: the message names it), ICSTR_ERR_NOMEM. */
 int icstr_glyph_store_load(icstr_pool *pool, icstr_glyph_store *s);

@@ -17,6 +17,8 @@ typedef struct {
     float *key_norm2;   /* (cap) */
     int *values;        /* (cap) */
     int records;        /* records read (labels that the model cannot write are skipped) */
+    int computed;       /* records read by the decoder in this load; the others came from the
+                           pool's knn.cache (store_cache.h), which the load brings up to date */
 } icstr_pool_knn;
 
 typedef struct {
@@ -26,7 +28,9 @@ typedef struct {
 } icstr_knn_params;
 icstr_knn_params icstr_knn_default_params(void);
 
-/* Builds the store from every record of the pool (opened with its model). Errors: those of
+/* Builds the store from every record of the pool (opened with its model), reading the entries of
+ * the records that POOL/knn.cache holds for this state of the pool from it (store_cache.h) and
+ * writing it anew when it lacked some. Errors: those of
  * icstr_pool_foreach and icstr_model_states, ICSTR_ERR_ARG (a pool opened without a model),
  * ICSTR_ERR_NOMEM. */
 int icstr_pool_knn_load(icstr_pool *pool, const icstr_knn_params *p, icstr_pool_knn *store);

@@ -188,7 +188,7 @@ static void test_glyph_mix(icstr_model *m, const float *img) {
     CHECK(icstr_ctc_align(logp, T, V, sym, len, path, dscr) == 0);
     uint64_t ids[2] = {11, 12};
     icstr_glyph_store s = {T, E, V, malloc((size_t)2 * T * E * sizeof(float)), malloc((size_t)2 * T * sizeof(int)), 1, T,
-                           ids};
+                           ids, 0};
     memcpy(s.keys, feat, (size_t)T * E * sizeof(float));
     for (int t = 0; t < T; t++) { /* normalised as the store keeps them */
         double n2 = 0.0;
