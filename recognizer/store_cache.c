@@ -10,6 +10,7 @@
 #define CACHE_MAGIC "ICSTRSC1"
 #define CACHE_MARK 0x01020304u
 #define CACHE_HEADER 40 /* magic 8, mark 4, width 4, stamp 8, records 8, entries 8 */
+#define STORE_CACHE_MAX_BYTES ((size_t)1 << 30) /* a file is not written past this (~10,000 records of glyphs) */
 
 static int cache_off(void) {
     const char *e = getenv("ICSTR_STORE_CACHE");
@@ -163,6 +164,11 @@ int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records
     uint64_t n = (uint64_t)r->n, entries = 0;
     for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
     size_t len = CACHE_HEADER + 20 * n + entries * (4 * (size_t)c->width + 4) + 8;
+    if (len > STORE_CACHE_MAX_BYTES) {
+        ICSTR_INFO("%s not written: %.0f MB, over the %.0f MB a store cache may take (the store is computed each time)",
+                   c->path, len / 1e6, STORE_CACHE_MAX_BYTES / 1e6);
+        return ICSTR_OK;
+    }
     unsigned char *buf = malloc(len);
     if (!buf) return icstr_fail(ICSTR_ERR_NOMEM, "store cache: %zu bytes", len);
     uint32_t mark = CACHE_MARK, width = (uint32_t)c->width;

@@ -10,7 +10,9 @@
  * or another pool made at the same path passes the whole file over, and records added since are
  * computed and the file written anew with them; removed ones drop out at that writing. A
  * missing, stale, truncated or damaged file (its checksum) costs the computing, nothing else; a
- * directory the process may not write to is read without a cache (no message). ICSTR_STORE_CACHE=0
+ * directory the process may not write to is read without a cache (no message), and a file of
+ * over 1 GiB is not written (an info line; the glyph store takes about 100 KB a record at the
+ * default model's sizes). ICSTR_STORE_CACHE=0
  * in the environment turns the files off (neither read nor written).
  *
  * The entries are float32 as computed, so a store loaded from the file is the one computed. File
