@@ -41,7 +41,7 @@ typedef struct {
     int n;              /* records waiting */
     float *images, *feat, *logp;
     int *sym, *len, *path;
-    uint64_t ids[GLYPH_CHUNK], hashes[GLYPH_CHUNK];
+    uint64_t ids[GLYPH_CHUNK], hashes[GLYPH_CHUNK]; /* hashes: icstr_store_record_key */
     double *scratch;
     icstr_store_cache cache;      /* the entries of an earlier load (POOL/glyphs.cache) */
     icstr_store_records records;  /* every record read, with its entry count, for the next one */
@@ -103,15 +103,16 @@ static int visit(void *user, const icstr_pool_record *r) {
     for (int j = 0; j < len; j++) sym[j] += 1;
     const float *ck;
     const int *cv;
-    int cached = icstr_store_cache_find(&b->cache, r->id, r->image_hash, &ck, &cv), rc;
+    uint64_t key = icstr_store_record_key(r);
+    int cached = icstr_store_cache_find(&b->cache, r->id, key, &ck, &cv), rc;
     if (cached == 0 || cached == b->T) { /* in id order: the records waiting go first */
         if ((rc = flush(b))) return rc;
-        return cached ? append(b, r->id, r->image_hash, ck, cv) : icstr_store_records_add(&b->records, r->id, r->image_hash, 0);
+        return cached ? append(b, r->id, key, ck, cv) : icstr_store_records_add(&b->records, r->id, key, 0);
     }
     if ((rc = icstr_pool_record_input(b->pool, r, b->H, b->W, b->images + (size_t)b->n * 3 * b->H * b->W))) return rc;
     b->len[b->n] = len;
     b->ids[b->n] = r->id;
-    b->hashes[b->n] = r->image_hash;
+    b->hashes[b->n] = key;
     return ++b->n == GLYPH_CHUNK ? flush(b) : 0;
 }
 

@@ -30,7 +30,7 @@ typedef struct {
     int *tok, *len;     /* (KNN_CHUNK, L), (KNN_CHUNK) */
     int *values;        /* (L + 1) a record's entry values: its label, then EOC */
     float *states;      /* (KNN_CHUNK, L + 1, D) */
-    uint64_t ids[KNN_CHUNK], hashes[KNN_CHUNK];
+    uint64_t ids[KNN_CHUNK], hashes[KNN_CHUNK]; /* hashes: icstr_store_record_key */
     icstr_store_cache cache;      /* the entries of an earlier load (POOL/knn.cache) */
     icstr_store_records records;  /* every record read, with its entry count, for the next one */
 } knn_build;
@@ -92,13 +92,14 @@ static int visit(void *user, const icstr_pool_record *r) {
     }
     const float *ck;
     const int *cv;
-    if (icstr_store_cache_find(&b->cache, r->id, r->image_hash, &ck, &cv) == len + 1) {
+    uint64_t key = icstr_store_record_key(r);
+    if (icstr_store_cache_find(&b->cache, r->id, key, &ck, &cv) == len + 1) {
         int rc = flush(b); /* in id order: the records waiting go first */
-        return rc ? rc : append(b, r->id, r->image_hash, len + 1, ck, cv);
+        return rc ? rc : append(b, r->id, key, len + 1, ck, cv);
     }
     b->len[b->n] = len;
     b->ids[b->n] = r->id;
-    b->hashes[b->n] = r->image_hash;
+    b->hashes[b->n] = key;
     memcpy(b->lat + (size_t)b->n * b->M * b->D, r->latents, (size_t)b->M * b->D * sizeof(float));
     return ++b->n == KNN_CHUNK ? flush(b) : 0;
 }

@@ -108,6 +108,10 @@ int icstr_store_cache_open(icstr_pool *pool, const char *name, int width, icstr_
     return buf ? adopt(c, buf, len) : ICSTR_OK;
 }
 
+uint64_t icstr_store_record_key(const icstr_pool_record *r) {
+    return r->image_hash ^ (icstr_pool_hash(r->label, strlen(r->label)) * 0x9e3779b97f4a7c15ULL);
+}
+
 int icstr_store_cache_find(const icstr_store_cache *c, uint64_t id, uint64_t hash, const float **keys,
                            const int **values) {
     long lo = 0, hi = c->n - 1;

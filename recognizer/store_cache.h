@@ -6,7 +6,7 @@
  *
  * A file belongs to one state of one pool: its fingerprint, creation time, generation and view,
  * the width of the entries and whether the model's products run in bf16 (a stamp, hashed); and
- * an entry serves only the record of its id whose image hash it names. So a reembed, a new view
+ * an entry serves only the record of its id whose image and label it was made from. So a reembed, a new view
  * or another pool made at the same path passes the whole file over, and records added since are
  * computed and the file written anew with them; removed ones drop out at that writing. A
  * missing, stale, truncated or damaged file (its checksum) costs the computing, nothing else; a
@@ -17,7 +17,7 @@
  *
  * The entries are float32 as computed, so a store loaded from the file is the one computed. File
  * (native byte order, checked by a mark): "ICSTRSC1" u32 0x01020304 u32 width u64 stamp
- * u64 records u64 entries, then ids (u64), image hashes (u64), entry counts (u32) of the records
+ * u64 records u64 entries, then ids (u64), record keys (u64), entry counts (u32) of the records
  * in id order, keys (entries x width f32), values (entries i32), and u64 icstr_pool_hash of every
  * byte before it. Written to a temporary name and renamed over the old one. */
 #ifndef ICSTR_STORE_CACHE_H
@@ -43,7 +43,10 @@ typedef struct {
 int icstr_store_cache_open(icstr_pool *pool, const char *name, int width, icstr_store_cache *c);
 void icstr_store_cache_free(icstr_store_cache *c);
 
-/* The entries of record id with image hash `hash`: their count (0 for a record cached with none)
+/* What a record's entries rest on besides its id: its image bytes (their hash) and its label. */
+uint64_t icstr_store_record_key(const icstr_pool_record *r);
+
+/* The entries of record id whose icstr_store_record_key is `hash`: their count (0 for a record cached with none)
  * with *keys and *values into the cache, or -1 when the file does not hold that record. */
 int icstr_store_cache_find(const icstr_store_cache *c, uint64_t id, uint64_t hash, const float **keys,
                            const int **values);
