@@ -15,7 +15,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-targets=(fuzz_image fuzz_gt fuzz_lmdb fuzz_safetensors fuzz_config fuzz_pool_record)
+targets=(fuzz_image fuzz_gt fuzz_lmdb fuzz_safetensors fuzz_config fuzz_pool_record fuzz_store_cache)
 for t in "${targets[@]}"; do
   rm -rf "fuzz/corpus/$t"
   mkdir -p "fuzz/corpus/$t"

@@ -7,6 +7,7 @@
 #include "icstr_data.h"
 #include "icstr_pool.h"
 #include "pool_internal.h"
+#include "store_cache.h"
 
 #include <stb_image_write.h>
 #include <stdio.h>
@@ -290,6 +291,28 @@ static void pool_records(void) {
     free(px);
 }
 
+static void store_caches(void) {
+    const char *T = "fuzz_store_cache";
+    uint64_t ids[3] = {2, 5, 9}, keys_of[3] = {11, 22, 33};
+    int counts[3] = {2, 0, 1}, values[3] = {1, 0, 7};
+    float keys[3 * 4] = {1, 0, 0, 0, 0, 1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f};
+    icstr_store_records r = {3, 3, ids, keys_of, counts};
+    unsigned char *b;
+    size_t n;
+    if (icstr_store_cache_encode(0x1234, 4, &r, keys, values, &b, &n) == ICSTR_OK) {
+        put(T, "three_records.bin", b, n);
+        put(T, "truncated.bin", b, n - 5);
+        b[40] = 9; /* ids out of order (9, 5, 9) behind a wrong checksum */
+        put(T, "unsorted.bin", b, n);
+        free(b);
+    }
+    r.n = 0;
+    if (icstr_store_cache_encode(7, 1, &r, keys, values, &b, &n) == ICSTR_OK) {
+        put(T, "empty.bin", b, n);
+        free(b);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: make_seeds CORPUS_DIR TMP_DIR SOURCE_DIR\n");
@@ -303,6 +326,7 @@ int main(int argc, char **argv) {
     safetensors(argv[2]);
     configs(argv[2], argv[3]);
     pool_records();
+    store_caches();
     icstr_byte_sink_free(&sink);
     return failures ? 1 : 0;
 }

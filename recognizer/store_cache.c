@@ -53,20 +53,23 @@ static unsigned char *read_all(const char *path, size_t *len) {
     return buf;
 }
 
-/* takes the file's buffer into c when it is whole and belongs to this state; else frees it */
-static int adopt(icstr_store_cache *c, unsigned char *buf, size_t len) {
+int icstr_store_cache_parse(icstr_store_cache *c, unsigned char *buf, size_t len) {
+    if (!buf || len < CACHE_HEADER + 8) {
+        free(buf);
+        return ICSTR_OK;
+    }
     uint32_t mark, width;
     uint64_t stamp, n, entries, sum;
     memcpy(&mark, buf + 8, 4), memcpy(&width, buf + 12, 4), memcpy(&stamp, buf + 16, 8);
     memcpy(&n, buf + 24, 8), memcpy(&entries, buf + 32, 8), memcpy(&sum, buf + len - 8, 8);
     int ok = !memcmp(buf, CACHE_MAGIC, 8) && mark == CACHE_MARK && (int)width == c->width && stamp == c->stamp &&
-             n <= len / 20 && entries <= len / (4 * (size_t)width + 4) &&
+             c->width > 0 && n <= len / 20 && entries <= len / (4 * (size_t)width + 4) &&
              len == CACHE_HEADER + 20 * n + entries * (4 * (size_t)width + 4) + 8 &&
              icstr_pool_hash(buf, len - 8) == sum;
     long *first = ok ? malloc((size_t)(n + 1) * sizeof *first) : NULL;
     if (!first) {
         free(buf);
-        return ok ? icstr_fail(ICSTR_ERR_NOMEM, "store cache %s", c->path) : ICSTR_OK;
+        return ok ? icstr_fail(ICSTR_ERR_NOMEM, "store cache of %llu records", (unsigned long long)n) : ICSTR_OK;
     }
     const unsigned char *counts = buf + CACHE_HEADER + 16 * n;
     first[0] = 0;
@@ -104,8 +107,8 @@ int icstr_store_cache_open(icstr_pool *pool, const char *name, int width, icstr_
     if (!(c->path = malloc(need))) return icstr_fail(ICSTR_ERR_NOMEM, "store cache path");
     snprintf(c->path, need, "%s/%s.cache", dir, name);
     size_t len = 0;
-    unsigned char *buf = read_all(c->path, &len);
-    return buf ? adopt(c, buf, len) : ICSTR_OK;
+    unsigned char *buf = read_all(c->path, &len); /* before len is read */
+    return icstr_store_cache_parse(c, buf, len);
 }
 
 uint64_t icstr_store_record_key(const icstr_pool_record *r) {
@@ -162,22 +165,16 @@ static int holds_exactly(const icstr_store_cache *c, const icstr_store_records *
     return 1;
 }
 
-int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records *r, const float *keys,
-                           const int *values) {
-    if (!c->path || holds_exactly(c, r)) return ICSTR_OK;
+int icstr_store_cache_encode(uint64_t stamp, int width, const icstr_store_records *r, const float *keys,
+                             const int *values, unsigned char **out, size_t *out_len) {
     uint64_t n = (uint64_t)r->n, entries = 0;
     for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
-    size_t len = CACHE_HEADER + 20 * n + entries * (4 * (size_t)c->width + 4) + 8;
-    if (len > STORE_CACHE_MAX_BYTES) {
-        ICSTR_INFO("%s not written: %.0f MB, over the %.0f MB a store cache may take (the store is computed each time)",
-                   c->path, len / 1e6, STORE_CACHE_MAX_BYTES / 1e6);
-        return ICSTR_OK;
-    }
+    size_t len = CACHE_HEADER + 20 * n + entries * (4 * (size_t)width + 4) + 8;
     unsigned char *buf = malloc(len);
     if (!buf) return icstr_fail(ICSTR_ERR_NOMEM, "store cache: %zu bytes", len);
-    uint32_t mark = CACHE_MARK, width = (uint32_t)c->width;
+    uint32_t mark = CACHE_MARK, w = (uint32_t)width;
     unsigned char *p = buf;
-    memcpy(p, CACHE_MAGIC, 8), memcpy(p + 8, &mark, 4), memcpy(p + 12, &width, 4), memcpy(p + 16, &c->stamp, 8);
+    memcpy(p, CACHE_MAGIC, 8), memcpy(p + 8, &mark, 4), memcpy(p + 12, &w, 4), memcpy(p + 16, &stamp, 8);
     memcpy(p + 24, &n, 8), memcpy(p + 32, &entries, 8);
     p += CACHE_HEADER;
     if (n) memcpy(p, r->ids, 8 * n), memcpy(p + 8 * n, r->hashes, 8 * n);
@@ -186,10 +183,29 @@ int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records
         uint32_t k = (uint32_t)r->counts[i];
         memcpy(p, &k, 4);
     }
-    if (entries) memcpy(p, keys, entries * c->width * sizeof(float)), memcpy(p + entries * c->width * sizeof(float), values, entries * sizeof(int));
-    p += entries * (c->width * sizeof(float) + sizeof(int));
+    if (entries) memcpy(p, keys, entries * width * sizeof(float)), memcpy(p + entries * width * sizeof(float), values, entries * sizeof(int));
+    p += entries * (width * sizeof(float) + sizeof(int));
     uint64_t sum = icstr_pool_hash(buf, len - 8);
     memcpy(p, &sum, 8);
+    *out = buf;
+    *out_len = len;
+    return ICSTR_OK;
+}
+
+int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records *r, const float *keys,
+                           const int *values) {
+    if (!c->path || holds_exactly(c, r)) return ICSTR_OK;
+    uint64_t entries = 0;
+    for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
+    size_t len = CACHE_HEADER + 20 * (size_t)r->n + entries * (4 * (size_t)c->width + 4) + 8;
+    if (len > STORE_CACHE_MAX_BYTES) {
+        ICSTR_INFO("%s not written: %.0f MB, over the %.0f MB a store cache may take (the store is computed each time)",
+                   c->path, len / 1e6, STORE_CACHE_MAX_BYTES / 1e6);
+        return ICSTR_OK;
+    }
+    unsigned char *buf;
+    int rc = icstr_store_cache_encode(c->stamp, c->width, r, keys, values, &buf, &len);
+    if (rc) return rc;
     size_t tn = strlen(c->path) + 32;
     char *tmp = malloc(tn);
     FILE *f = tmp ? (snprintf(tmp, tn, "%s.tmp.%ld", c->path, (long)getpid()), fopen(tmp, "wb")) : NULL;

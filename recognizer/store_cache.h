@@ -68,4 +68,13 @@ void icstr_store_records_free(icstr_store_records *r);
 int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records *r, const float *keys,
                            const int *values);
 
+/* The file's bytes for records r (entries: keys (sum of counts, width), values) under stamp, into
+ * *out (malloc'd; the caller frees it) of *len bytes. Errors: ICSTR_ERR_NOMEM. */
+int icstr_store_cache_encode(uint64_t stamp, int width, const icstr_store_records *r, const float *keys,
+                             const int *values, unsigned char **out, size_t *len);
+/* Takes a file's bytes (buf, malloc'd, or NULL) into c when they are whole (lengths, ids in order,
+ * checksum) and belong to c->stamp and c->width; otherwise frees them and leaves c without
+ * records. Errors: ICSTR_ERR_NOMEM only. */
+int icstr_store_cache_parse(icstr_store_cache *c, unsigned char *buf, size_t len);
+
 #endif
