@@ -2,6 +2,7 @@
 #include "crop_batch.h"
 #include "icstr_data.h"
 #include "pool_view.h"
+#include "store_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -284,6 +285,17 @@ static int alloc_plain(icstr_crop_batch *b) {
     return 1;
 }
 
+/* Says what building a pool store from its records cost, when it was not all read from its cache. */
+static void store_note(const char *option, const char *file, int computed, int records, double seconds) {
+    if (computed == records && computed > 0)
+        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s%s%s%s", option, records, seconds,
+                   icstr_store_cache_enabled() ? " (the pool's " : "", icstr_store_cache_enabled() ? file : "",
+                   icstr_store_cache_enabled() ? " keeps what it made)" : "");
+    else if (computed > 0)
+        ICSTR_INFO("%s: the model read %d of the pool's %d records in %.1f s (the others came from its %s)", option,
+                   computed, records, seconds, file);
+}
+
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r) {
     free_pool_buffers(b);
     if (!pool) return ICSTR_OK;
@@ -307,10 +319,12 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         free_pool_buffers(b);
         return rc;
     }
+    double t0 = icstr_now_seconds();
     if (r->knn && (rc = icstr_pool_knn_load(pool, &r->knn_params, &b->knn))) {
         free_pool_buffers(b);
         return rc;
     }
+    if (r->knn) store_note("--knn", "knn.cache", b->knn.computed, b->knn.records, icstr_now_seconds() - t0);
     if (r->lm && (rc = icstr_pool_lm_load(pool, &r->lm_params, &b->lm))) {
         free_pool_buffers(b);
         return rc;
@@ -319,11 +333,13 @@ int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr
         long labels = icstr_char_lm_labels(b->lm);
         b->lm_weight = r->lm_weight * (labels < ICSTR_LM_FULL_LABELS ? (float)labels / ICSTR_LM_FULL_LABELS : 1.0f);
     }
+    t0 = icstr_now_seconds();
     if ((r->glyphs && (rc = icstr_glyph_store_load(pool, &b->glyphs))) ||
         (r->views > 1 && (rc = alloc_alternates(b, pool, r->views)))) {
         free_pool_buffers(b);
         return rc;
     }
+    if (r->glyphs) store_note("--glyphs", "glyphs.cache", b->glyphs.computed, b->glyphs.records, icstr_now_seconds() - t0);
     if (r->glyphs && r->glyph_params.records <= 0) { /* the exhaustive search grows with the pool */
         double gflop = 2e-9 * b->glyphs.T * (double)b->glyphs.n * b->glyphs.E;
         if (gflop > 1.0)

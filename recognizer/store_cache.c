@@ -12,9 +12,9 @@
 #define CACHE_HEADER 40 /* magic 8, mark 4, width 4, stamp 8, records 8, entries 8 */
 #define STORE_CACHE_MAX_BYTES ((size_t)1 << 30) /* a file is not written past this (~10,000 records of glyphs) */
 
-static int cache_off(void) {
+int icstr_store_cache_enabled(void) {
     const char *e = getenv("ICSTR_STORE_CACHE");
-    return e && !strcmp(e, "0");
+    return !(e && !strcmp(e, "0"));
 }
 
 /* the pool state a file belongs to, hashed */
@@ -99,7 +99,7 @@ int icstr_store_cache_parse(icstr_store_cache *c, unsigned char *buf, size_t len
 int icstr_store_cache_open(icstr_pool *pool, const char *name, int width, icstr_store_cache *c) {
     memset(c, 0, sizeof *c);
     c->width = width;
-    if (cache_off()) return ICSTR_OK;
+    if (!icstr_store_cache_enabled()) return ICSTR_OK;
     int rc = pool_stamp(pool, name, width, &c->stamp);
     if (rc) return rc;
     const char *dir = icstr_pool_path(pool);

@@ -38,6 +38,9 @@ typedef struct {
     unsigned char *file; /* the file's bytes, which the arrays above (but first) point into */
 } icstr_store_cache;
 
+/* 0 when ICSTR_STORE_CACHE=0 turns the files off. */
+int icstr_store_cache_enabled(void);
+
 /* Reads POOL/name.cache when it is valid for the pool as it is and entries of `width` floats;
  * otherwise c holds no records. Fails only with ICSTR_ERR_NOMEM or a pool without a model. */
 int icstr_store_cache_open(icstr_pool *pool, const char *name, int width, icstr_store_cache *c);
