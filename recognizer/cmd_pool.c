@@ -71,7 +71,8 @@ static const char *sub_usage(const char *sub) {
                "Removes records by id, in one transaction. Ids not in the pool are reported (exit 1).\n";
     if (!strcmp(sub, "stats"))
         return "usage: icstr pool stats P [--json]\n\n"
-               "Records, image bytes, label lengths, tags, file size, and the model the pool is for.\n";
+               "Records, image bytes, label lengths, tags, file size (cache_bytes: the --glyphs and --knn\n"
+               "stores kept beside the records), and the model the pool is for.\n";
     if (!strcmp(sub, "check"))
         return "usage: icstr pool check P [--list]\n\n"
                "Reads the whole pool and checks it: every record in full (lengths, the CRC-32C of\n"
@@ -558,11 +559,18 @@ static int stats_one(void *user, const icstr_pool_record *r) {
     return 0;
 }
 
-static long long file_size(const char *dir) {
+/* The size of dir/name, or -1 when there is none. */
+static long long file_size(const char *dir, const char *name) {
     char f[PATH_MAX];
     struct stat st;
-    snprintf(f, sizeof f, "%s/data.mdb", dir);
+    snprintf(f, sizeof f, "%s/%s", dir, name);
     return stat(f, &st) ? -1 : (long long)st.st_size;
+}
+
+/* The bytes of the stores the readings keep beside the pool (store_cache.h). */
+static long long cache_bytes(const char *dir) {
+    long long g = file_size(dir, "glyphs.cache"), k = file_size(dir, "knn.cache");
+    return (g > 0 ? g : 0) + (k > 0 ? k : 0);
 }
 
 static int cmd_stats(pool_args *a) {
@@ -591,9 +599,9 @@ static int cmd_stats(pool_args *a) {
             icstr_json_fprint_string(stdout, info.model_path);
             printf(", \"created\": \"%s\", \"records\": %ld, \"next_id\": %llu, \"image_bytes\": %zu, "
                    "\"label_mean\": %.2f, \"label_min\": %ld, \"label_max\": %ld, \"file_bytes\": %lld, "
-                   "\"map_bytes\": %zu, \"tags\": {",
+                   "\"map_bytes\": %zu, \"cache_bytes\": %lld, \"tags\": {",
                    created, s.n, (unsigned long long)info.next_id, s.image_bytes, mean, s.label_min, s.label_max,
-                   file_size(a->pool), info.map_bytes);
+                   file_size(a->pool, "data.mdb"), info.map_bytes, cache_bytes(a->pool));
             for (int t = 0; t < s.n_tags; t++) {
                 if (t) printf(", ");
                 icstr_json_fprint_string(stdout, s.tags[t]);
@@ -607,8 +615,8 @@ static int cmd_stats(pool_args *a) {
                    info.fingerprint, info.M, info.D, created, s.n, (unsigned long long)info.next_id, s.image_bytes,
                    mean, s.label_min, s.label_max);
             if (s.n) printf("added %s .. %s\n", first, last);
-            printf("file_bytes %lld\nmap_bytes %zu\nused_bytes %zu\n", file_size(a->pool), info.map_bytes,
-                   info.used_bytes);
+            printf("file_bytes %lld\nmap_bytes %zu\nused_bytes %zu\ncache_bytes %lld\n", file_size(a->pool, "data.mdb"),
+                   info.map_bytes, info.used_bytes, cache_bytes(a->pool));
             printf("view %s\n", vs);
             for (int t = 0; t < s.n_tags; t++) printf("tag %s\t%ld\n", s.tags[t], s.tag_count[t]);
             if (s.other_tags) printf("tag (%d+ others)\t%ld\n", MAX_TAGS, s.other_tags);

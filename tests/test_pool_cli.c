@@ -160,6 +160,7 @@ int main(void) {
     CHECK(run("pool ls P --json") == 0 && lines(out) == 7 && !strncmp(out, "{\"id\": 1, \"label\": \"abc\", ", 26));
     CHECK(run("pool stats P") == 0 && strstr(out, "records 7\n") && strstr(out, "tag shop\t6") && strstr(out, "M 4\nD 16"));
     CHECK(run("pool stats P --json") == 0 && strstr(out, "\"records\": 7"));
+    CHECK(run("pool stats P") == 0 && strstr(out, "\ncache_bytes 0\n")); /* no --glyphs / --knn reading yet */
     /* rm */
     CHECK(run("pool rm P 2 99") == 1 && strstr(out, "removed 1") && strstr(err, "no record 99"));
     CHECK(run("pool rm P x") == 2);
@@ -176,6 +177,9 @@ int main(void) {
     /* recognize and eval with the pool */
     CHECK_MSG(run("recognize --model a.safetensors --pool P --shots 2 set") == 0, "%s", err);
     CHECK(lines(out) == 8);
+    /* a --knn reading keeps its store beside the pool, which stats counts */
+    CHECK_MSG(run("recognize --model a.safetensors --pool P --knn single.png") == 0, "%s", err);
+    CHECK(run("pool stats P") == 0 && strstr(out, "\ncache_bytes ") && !strstr(out, "\ncache_bytes 0\n"));
     CHECK(run("recognize --model a.safetensors --pool P --shots 9 single.png") == 1 && strstr(err, "prompts"));
     CHECK(run("recognize --model a.safetensors --pool P --shots x single.png") == 2);
     /* --json names the prompts, the most similar first: single.png finds itself (record 1) */
