@@ -287,10 +287,11 @@ static int alloc_plain(icstr_crop_batch *b) {
 
 /* Says what building a pool store from its records cost, when it was not all read from its cache. */
 static void store_note(const char *option, const char *file, int computed, int records, double seconds) {
-    if (computed == records && computed > 0)
-        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s%s%s%s", option, records, seconds,
-                   icstr_store_cache_enabled() ? " (the pool's " : "", icstr_store_cache_enabled() ? file : "",
-                   icstr_store_cache_enabled() ? " keeps what it made)" : "");
+    if (computed == records && computed > 0 && !icstr_store_cache_enabled())
+        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s", option, records, seconds);
+    else if (computed == records && computed > 0)
+        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s (the pool's %s keeps what it made)", option,
+                   records, seconds, file);
     else if (computed > 0)
         ICSTR_INFO("%s: the model read %d of the pool's %d records in %.1f s (the others came from its %s)", option,
                    computed, records, seconds, file);

@@ -12,6 +12,17 @@
 #define CACHE_HEADER 40 /* magic 8, mark 4, width 4, stamp 8, records 8, entries 8 */
 #define STORE_CACHE_MAX_BYTES ((size_t)1 << 30) /* a file is not written past this (~10,000 records of glyphs) */
 
+/* the bytes of a file of n records holding `entries` entries of `width` floats */
+static size_t file_bytes(uint32_t width, uint64_t n, uint64_t entries) {
+    return CACHE_HEADER + 20 * n + entries * (4 * (size_t)width + 4) + 8;
+}
+
+static uint64_t entry_count(const icstr_store_records *r) {
+    uint64_t entries = 0;
+    for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
+    return entries;
+}
+
 int icstr_store_cache_enabled(void) {
     const char *e = getenv("ICSTR_STORE_CACHE");
     return !(e && !strcmp(e, "0"));
@@ -64,7 +75,7 @@ int icstr_store_cache_parse(icstr_store_cache *c, unsigned char *buf, size_t len
     memcpy(&n, buf + 24, 8), memcpy(&entries, buf + 32, 8), memcpy(&sum, buf + len - 8, 8);
     int ok = !memcmp(buf, CACHE_MAGIC, 8) && mark == CACHE_MARK && (int)width == c->width && stamp == c->stamp &&
              c->width > 0 && n <= len / 20 && entries <= len / (4 * (size_t)width + 4) &&
-             len == CACHE_HEADER + 20 * n + entries * (4 * (size_t)width + 4) + 8 &&
+             len == file_bytes(width, n, entries) &&
              icstr_pool_hash(buf, len - 8) == sum;
     long *first = ok ? malloc((size_t)(n + 1) * sizeof *first) : NULL;
     if (!first) {
@@ -167,9 +178,8 @@ static int holds_exactly(const icstr_store_cache *c, const icstr_store_records *
 
 int icstr_store_cache_encode(uint64_t stamp, int width, const icstr_store_records *r, const float *keys,
                              const int *values, unsigned char **out, size_t *out_len) {
-    uint64_t n = (uint64_t)r->n, entries = 0;
-    for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
-    size_t len = CACHE_HEADER + 20 * n + entries * (4 * (size_t)width + 4) + 8;
+    uint64_t n = (uint64_t)r->n, entries = entry_count(r);
+    size_t len = file_bytes((uint32_t)width, n, entries);
     unsigned char *buf = malloc(len);
     if (!buf) return icstr_fail(ICSTR_ERR_NOMEM, "store cache: %zu bytes", len);
     uint32_t mark = CACHE_MARK, w = (uint32_t)width;
@@ -195,9 +205,7 @@ int icstr_store_cache_encode(uint64_t stamp, int width, const icstr_store_record
 int icstr_store_cache_save(const icstr_store_cache *c, const icstr_store_records *r, const float *keys,
                            const int *values) {
     if (!c->path || holds_exactly(c, r)) return ICSTR_OK;
-    uint64_t entries = 0;
-    for (long i = 0; i < r->n; i++) entries += (uint64_t)r->counts[i];
-    size_t len = CACHE_HEADER + 20 * (size_t)r->n + entries * (4 * (size_t)c->width + 4) + 8;
+    size_t len = file_bytes((uint32_t)c->width, (uint64_t)r->n, entry_count(r));
     if (len > STORE_CACHE_MAX_BYTES) {
         ICSTR_INFO("%s not written: %.0f MB, over the %.0f MB a store cache may take (the store is computed each time)",
                    c->path, len / 1e6, STORE_CACHE_MAX_BYTES / 1e6);
