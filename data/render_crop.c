@@ -461,6 +461,17 @@ int render_one_crop(const icstr_renderer *R, const render_style *s, icstr_rng *r
             }
         }
     }
+    if (s->binarize > 0) { /* grey scans only (document styles): every channel alike */
+        /* the cut is measured from the darkest pixel: blur and resolution loss lighten thin strokes */
+        float paper = lum(s->bg1) * 255.0f, ink = lum(s->text) * 255.0f, darkest = 255.0f;
+        for (size_t i = 0; i < n; i++) darkest = fminf(darkest, (float)rgb[3 * i]);
+        float cut = paper - s->binarize * (paper - darkest);
+        for (size_t i = 0; i < n; i++) {
+            unsigned char *p = rgb + 3 * i;
+            unsigned char v = (float)p[0] > cut ? (unsigned char)(paper + 0.5f) : (unsigned char)(ink + 0.5f);
+            p[0] = p[1] = p[2] = v;
+        }
+    }
     if (s->jpeg_q > 0) {
         int q = s->jpeg_q + (int)uni(r, -5, 5);
         render_jpeg_roundtrip(rgb, Wout, Hout, q < 10 ? 10 : q > 95 ? 95 : q); /* on failure: no artefacts */

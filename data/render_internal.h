@@ -161,6 +161,8 @@ typedef struct {
     float tone_lo, tone_hi, desat; /* camera tone: output range and loss of saturation */
     float exposure; /* brightness gain before the tone curve */
     float bold; /* fake bold: text mask dilation, nominal units */
+    float binarize; /* a thresholded scan (a receipt printer's black dots): after the resolution loss each
+                       pixel becomes ink or paper, cut this share of the way from paper to ink; 0: off */
     float p_neighbor; /* chance per side that a crop shows a bit of the next text */
 } render_style;
 

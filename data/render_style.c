@@ -141,6 +141,21 @@ static void document_style(const icstr_renderer *R, icstr_rng *r, float d, rende
     s->desat = 1; /* a grey scan, whatever the per-crop colour jitter */
     if (chance(r, 0.3f)) s->bold = uni(r, 0.01f, 0.04f);
     if (chance(r, 0.3f * d)) s->p_neighbor = uni(r, 0.1f, 0.4f);
+    /* half the scans thresholded to black and white (SROIE's receipts): jagged edges, broken thin
+     * strokes, no grey; the resolution loss before the threshold is what makes the jags */
+    if (chance(r, 0.5f)) {
+        s->binarize = uni(r, 0.25f, 0.5f);
+        float ink_v = uni(r, 0, 40);
+        for (int k = 0; k < 3; k++) {
+            s->text[k] = ink_v;
+            s->bg1[k] = s->bg2[k] = 255;
+        }
+        s->min_contrast = lum(s->bg1) - lum(s->text);
+        s->bg_type = BG_FLAT;
+        s->lowres = s->height >= 14.0f && chance(r, 0.6f) ? s->height * uni(r, 0.65f, 0.95f) : 0.0f;
+        if (chance(r, 0.5f)) s->blur = 0.0f;
+        if (s->jpeg_q > 0 && chance(r, 0.5f)) s->jpeg_q = 0;
+    }
 }
 
 void render_sample_style(const icstr_renderer *R, icstr_rng *r, const icstr_render_opts *o, render_style *s) {

@@ -37,7 +37,8 @@ static void usage(FILE *f) {
             "  --words FILES     ':'-separated word lists (default the system dictionaries)\n"
             "  --difficulty D    0 (clean) .. 1 (full augmentation, default)\n"
             "  --document P      share of styles that are printed documents (receipts, forms):\n"
-            "                    dark ink on light paper, small, mostly upper case (0..1, default 0)\n"
+            "                    dark ink on light paper (half of them thresholded to black and\n"
+            "                    white), small, mostly upper case (0..1, default 0)\n"
             "  --min-len L, --max-len L     label length range (default 1..25)\n"
             "  --min-height H, --max-height H  crop height range in px (default 20..64)\n"
             "  --threads T       rendering threads (default: all cores)\n",

@@ -342,8 +342,9 @@ static void test_to_input(const icstr_renderer *r) {
 }
 
 /* Sources given explicitly: one font from a list file, a word list, a photo folder. */
-/* Printed-document styles (p_document): grey scans of dark ink on light paper, small, often in a
- * fixed-pitch face, mostly upper case, the crops' promises kept; out-of-range shares refused. */
+/* Printed-document styles (p_document): grey scans of dark ink on light paper (half of them
+ * thresholded to black and white), small, often in a fixed-pitch face, mostly upper case, the
+ * crops' promises kept; out-of-range shares refused. */
 static void test_documents(void) {
     icstr_render_params p = icstr_render_default_params();
     icstr_renderer *r = NULL;
@@ -360,7 +361,7 @@ static void test_documents(void) {
     CHECK(fixed_faces > 0 && fixed_faces < icstr_render_font_count(r));
     CHECK(icstr_render_font_fixed_pitch(r, -1) == 0 && icstr_render_font_fixed_pitch(r, icstr_render_font_count(r)) == 0);
     icstr_render_crop c = {0};
-    int n = 300, bad = 0, grey = 0, paper = 0, small = 0, fixed = 0, upper = 0, lettered = 0;
+    int n = 300, bad = 0, grey = 0, paper = 0, small = 0, fixed = 0, upper = 0, lettered = 0, two_tone = 0;
     for (int i = 0; i < n; i++) {
         if (icstr_render_sample(r, 17, (uint64_t)i, &c)) {
             bad++;
@@ -378,6 +379,9 @@ static void test_documents(void) {
             hist[(px[0] + px[1] + px[2]) / 3]++;
         }
         grey += tint == 0;
+        int levels = 0;
+        for (int v = 0; v < 256; v++) levels += hist[v] > 0;
+        two_tone += levels == 2; /* a thresholded scan: ink and paper, nothing between */
         /* most pixels are paper; some are ink, clearly darker */
         size_t acc = 0;
         int median = 0, dark = 0;
@@ -397,6 +401,8 @@ static void test_documents(void) {
     CHECK_MSG(bad == 0, "%d broken promises over %d document crops", bad, n);
     CHECK_MSG(grey == n, "%d of %d document crops grey", grey, n);
     CHECK_MSG(paper >= n * 9 / 10, "%d of %d document crops light paper with dark ink", paper, n);
+    /* half the styles are thresholded scans, some of those JPEG-compressed after */
+    CHECK_MSG(two_tone > n / 5 && two_tone < n * 3 / 5, "%d of %d document crops thresholded to two tones", two_tone, n);
     CHECK_MSG(small == n, "%d of %d document crops at most 30 px high", small, n);
     /* half the styles draw from the fixed-pitch faces, the rest from all (a few of them fixed) */
     CHECK_MSG(fixed > n * 2 / 5, "%d of %d document crops in a fixed-pitch face", fixed, n);
