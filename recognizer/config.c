@@ -68,6 +68,7 @@ static const field fields[] = {
     T_FIELD(fonts_dir, F_STR, 0, 0),
     T_FIELD(photos_dir, F_STR, 0, 0),
     T_FIELD(document_fraction, F_FLOAT, 0, 1),
+    T_FIELD(line_piece_fraction, F_FLOAT, 0, 1),
     T_FIELD(max_words_len, F_INT, 0, 255),
     T_FIELD(curriculum_steps, F_LONG, 0, 1e12),
     T_FIELD(frame_fraction, F_FLOAT, 0, 1),

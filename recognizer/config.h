@@ -44,6 +44,9 @@ typedef struct {
     float document_fraction;          /* 0.0: share of the rendered styles (plain crops and
                                          episodes) that are printed documents (receipts, forms:
                                          icstr_render_params.p_document) */
+    float line_piece_fraction;        /* 0.0: share of the plain rendered crops that, when the reader
+                                         would cut them (a long line), become one of its pieces with
+                                         the piece's characters as label */
     int max_words_len;           /* curriculum: longest rendered word at the start (0 = off) */
     long curriculum_steps;       /* steps over which the curriculum reaches full difficulty */
     float frame_fraction;        /* share of the synthetic plain words drawn in a frame: small

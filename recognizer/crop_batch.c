@@ -287,14 +287,15 @@ static int alloc_plain(icstr_crop_batch *b) {
 
 /* Says what building a pool store from its records cost, when it was not all read from its cache. */
 static void store_note(const char *option, const char *file, int computed, int records, double seconds) {
-    if (computed == records && computed > 0 && !icstr_store_cache_enabled())
-        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s", option, records, seconds);
-    else if (computed == records && computed > 0)
-        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s (the pool's %s keeps what it made)", option,
-                   records, seconds, file);
-    else if (computed > 0)
+    if (computed <= 0) return;
+    if (computed < records)
         ICSTR_INFO("%s: the model read %d of the pool's %d records in %.1f s (the others came from its %s)", option,
                    computed, records, seconds, file);
+    else if (!icstr_store_cache_enabled())
+        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s", option, records, seconds);
+    else
+        ICSTR_INFO("%s: the model read the pool's %d records in %.1f s (the pool's %s keeps what it made)", option,
+                   records, seconds, file);
 }
 
 int icstr_crop_batch_set_pool(icstr_crop_batch *b, icstr_pool *pool, const icstr_pool_reading *r) {

@@ -162,27 +162,6 @@ static void recolour(float *chw, size_t plane, icstr_rng *r) {
     free(tmp);
 }
 
-static int crop_to_input(const icstr_render_crop *c, int x0, int x1, const icstr_model_config *mc, float *chw) {
-    icstr_image view = {x1 - x0, c->h, NULL};
-    int rc = icstr_image_alloc(view.w, view.h, NULL, &view);
-    if (rc) return rc;
-    for (int y = 0; y < c->h; y++)
-        memcpy(view.rgb + (size_t)y * view.w * 3, c->rgb + ((size_t)y * c->w + x0) * 3, (size_t)view.w * 3);
-    rc = icstr_image_to_input(&view, mc->img_h, mc->img_w, chw);
-    icstr_image_free(&view);
-    return rc;
-}
-
-/* Copies label bytes [from, to) without leading/trailing spaces; 0 when nothing is left. */
-static int sub_label(char *dst, int cap, const char *label, int from, int to) {
-    while (from < to && label[from] == ' ') from++;
-    while (to > from && label[to - 1] == ' ') to--;
-    if (to - from <= 0 || to - from >= cap) return 0;
-    memcpy(dst, label + from, (size_t)(to - from));
-    dst[to - from] = 0;
-    return 1;
-}
-
 /* An episode's format, some of the time (else NULL): 3-9 letters and digits in a fixed order,
  * sometimes with one separator, as an icstr_render_opts pattern. */
 static const char *maybe_pattern(icstr_rng *r, char *buf) {
@@ -217,7 +196,7 @@ static int seq_episode(icstr_train_data *td, icstr_rng *r, long step, int k, int
     int rc = render_episode(td, r, step, k, twin, crops);
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w;
     for (int c = 0; c < k && !rc; c++) {
-        rc = crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
+        rc = icstr_train_crop_to_input(&crops[c], 0, crops[c].w, &td->mc, chw + (size_t)c * img);
         if (!rc) rc = icstr_train_copy_label(labels + (size_t)c * cap, cap, crops[c].label);
     }
     return rc;
@@ -255,7 +234,7 @@ static int seq_split(icstr_train_data *td, icstr_rng *r, long step, int k, float
     size_t img = (size_t)3 * td->mc.img_h * td->mc.img_w, plane = img / 3;
     int q = k - 1, c = 0;
     /* the query: the word as rendered */
-    if ((rc = crop_to_input(&word, 0, word.w, &td->mc, chw + (size_t)q * img)) ||
+    if ((rc = icstr_train_crop_to_input(&word, 0, word.w, &td->mc, chw + (size_t)q * img)) ||
         (rc = icstr_train_copy_label(labels + (size_t)q * cap, cap, word.label)))
         return rc;
     /* pieces first (less similar), when the word has two boxes or more to cut between */
@@ -265,14 +244,14 @@ static int seq_split(icstr_train_data *td, icstr_rng *r, long step, int k, float
         int at = word.box_char[j];
         if (cut >= 4 && cut <= word.w - 4) {
             char left[64], right[64];
-            int have_l = sub_label(left, sizeof left, word.label, 0, at);
-            int have_r = sub_label(right, sizeof right, word.label, at, (int)strlen(word.label));
+            int have_l = icstr_train_sub_label(left, sizeof left, word.label, 0, at);
+            int have_r = icstr_train_sub_label(right, sizeof right, word.label, at, (int)strlen(word.label));
             if (have_l && c < q - 1) {
-                if ((rc = crop_to_input(&word, 0, cut, &td->mc, chw + (size_t)c * img))) return rc;
+                if ((rc = icstr_train_crop_to_input(&word, 0, cut, &td->mc, chw + (size_t)c * img))) return rc;
                 strcpy(labels + (size_t)c++ * cap, left);
             }
             if (have_r && c < q - 1) {
-                if ((rc = crop_to_input(&word, cut, word.w, &td->mc, chw + (size_t)c * img))) return rc;
+                if ((rc = icstr_train_crop_to_input(&word, cut, word.w, &td->mc, chw + (size_t)c * img))) return rc;
                 strcpy(labels + (size_t)c++ * cap, right);
             }
         }

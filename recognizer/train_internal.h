@@ -23,6 +23,16 @@ int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long st
 const icstr_renderer *icstr_train_synth_renderer(const icstr_train_synth *s);
 icstr_render_opts icstr_train_synth_opts(const icstr_train_synth *s, long step);
 
+/* A rendered crop's columns [x0, x1) as a model input (train_synth.c). */
+int icstr_train_crop_to_input(const icstr_render_crop *c, int x0, int x1, const icstr_model_config *mc, float *chw);
+/* Copies label bytes [from, to) without leading/trailing spaces; 0 when nothing is left. */
+int icstr_train_sub_label(char *dst, int cap, const char *label, int from, int to);
+/* One of the pieces the reader cuts a long rendered line into (icstr_line_split, the default
+ * params), drawn with r: its columns [*x0, *x1) and its label, the characters whose boxes it
+ * holds. Returns 1, 0 when the crop is not cut or the drawn piece has no clean label (a glyph
+ * cut, no character), or an error. */
+int icstr_train_line_piece(const icstr_render_crop *c, icstr_rng *r, int *x0, int *x1, char *label, int cap);
+
 typedef struct {
     icstr_image img;
     char *label;

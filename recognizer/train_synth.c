@@ -40,6 +40,54 @@ void icstr_train_synth_close(icstr_train_synth *s) {
     free(s);
 }
 
+int icstr_train_crop_to_input(const icstr_render_crop *c, int x0, int x1, const icstr_model_config *mc, float *chw) {
+    icstr_image view = {x1 - x0, c->h, NULL};
+    int rc = icstr_image_alloc(view.w, view.h, NULL, &view);
+    if (rc) return rc;
+    for (int y = 0; y < c->h; y++)
+        memcpy(view.rgb + (size_t)y * view.w * 3, c->rgb + ((size_t)y * c->w + x0) * 3, (size_t)view.w * 3);
+    rc = icstr_image_to_input(&view, mc->img_h, mc->img_w, chw);
+    icstr_image_free(&view);
+    return rc;
+}
+
+int icstr_train_sub_label(char *dst, int cap, const char *label, int from, int to) {
+    while (from < to && label[from] == ' ') from++;
+    while (to > from && label[to - 1] == ' ') to--;
+    if (to - from <= 0 || to - from >= cap) return 0;
+    memcpy(dst, label + from, (size_t)(to - from));
+    dst[to - from] = 0;
+    return 1;
+}
+
+int icstr_train_line_piece(const icstr_render_crop *c, icstr_rng *r, int *x0, int *x1, char *label, int cap) {
+    icstr_image img = {c->w, c->h, c->rgb};
+    icstr_line_split_params p = icstr_line_split_default_params();
+    int xs0[ICSTR_LINE_MAX_PIECES], xs1[ICSTR_LINE_MAX_PIECES];
+    int n = icstr_line_split(&img, &p, xs0, xs1, ICSTR_LINE_MAX_PIECES, NULL);
+    if (n <= 1) return n < 0 ? n : 0;
+    int i = (int)icstr_rng_below(r, (uint32_t)n), from = -1, to = -1;
+    /* the piece's characters: the boxes whose centres it holds, each wholly inside it (a cut
+     * through a glyph, an italic's overhang, leaves the piece unlabelled), in one run of the label */
+    for (int b = 0; b < c->n_boxes; b++) {
+        const icstr_render_box *B = &c->boxes[b];
+        float cx = 0.5f * (B->x0 + B->x1);
+        if (cx < (float)xs0[i] || cx >= (float)xs1[i]) continue;
+        if (B->x0 < (float)xs0[i] - 1.0f || B->x1 > (float)xs1[i] + 1.0f) return 0;
+        if (from < 0 || c->box_char[b] < from) from = c->box_char[b];
+        if (c->box_char[b] + 1 > to) to = c->box_char[b] + 1;
+    }
+    if (from < 0) return 0;
+    for (int b = 0; b < c->n_boxes; b++) { /* a character of the run outside the piece: no run */
+        float cx = 0.5f * (c->boxes[b].x0 + c->boxes[b].x1);
+        if (c->box_char[b] >= from && c->box_char[b] < to && (cx < (float)xs0[i] || cx >= (float)xs1[i])) return 0;
+    }
+    if (!icstr_train_sub_label(label, cap, c->label, from, to)) return 0;
+    *x0 = xs0[i];
+    *x1 = xs1[i];
+    return 1;
+}
+
 icstr_render_opts icstr_train_synth_opts(const icstr_train_synth *s, long step) {
     icstr_render_opts o = icstr_render_default_opts(s->r);
     if (s->mc.max_label < o.max_len) o.max_len = s->mc.max_label;
@@ -70,7 +118,16 @@ int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long st
         if (!rc) rc = icstr_train_frame_captions(s->r, o, &fr, &f, captions);
         if (!rc) rc = icstr_train_frame_input(&scratch, captions, &f, &s->mc, chw);
     } else {
-        rc = icstr_render_to_input(s->r, sample_seed, 0, &o, s->mc.img_h, s->mc.img_w, chw, &scratch);
+        rc = icstr_render_sample_opts(s->r, sample_seed, 0, &o, &scratch);
+        /* a long line, some of the time, as one of the pieces the reader cuts it into (its own
+         * random stream: without pieces, the samples they always were) */
+        icstr_rng pr;
+        icstr_rng_seed(&pr, sample_seed ^ 0x7069656365ULL);
+        int x0 = 0, x1 = 0, piece = 0;
+        if (!rc && s->tc.line_piece_fraction > 0.0f && icstr_rng_uniform(&pr) < s->tc.line_piece_fraction)
+            piece = icstr_train_line_piece(&scratch, &pr, &x0, &x1, label, label_cap);
+        if (piece > 0) return icstr_train_crop_to_input(&scratch, x0, x1, &s->mc, chw);
+        if (!rc) rc = piece < 0 ? piece : icstr_train_crop_to_input(&scratch, 0, scratch.w, &s->mc, chw);
     }
     if (rc) return rc;
     size_t n = strlen(scratch.label);

@@ -3,7 +3,8 @@
  * copies keep it, episodes share a style, and the neighbour table matches a brute-force search
  * over the model's embeddings. init_from (icstr_train_weights_load) of a model without the
  * similarity bands into one with them: every weight as in the file, the bands at zero; any
- * other missing tensor is still refused. */
+ * other missing tensor is still refused. Long rendered lines cut into the reader's pieces, each
+ * labelled with the glyphs it holds. */
 #include "check.h"
 #include "model_internal.h"
 #include "model_io.h"
@@ -389,6 +390,107 @@ static void test_caption_compose(void) {
     free(caption.rgb);
 }
 
+/* Long rendered lines as the reader's pieces (icstr_train_line_piece): a piece never cuts
+ * through a glyph, its label is the run of the line's label whose glyphs it holds (checked
+ * glyph by glyph), a line too short to cut gives none, and the synthetic stream hands pieces
+ * out at train.line_piece_fraction and whole crops without it. */
+static void test_line_pieces(const icstr_model_config *mc) {
+    icstr_render_params rp = icstr_render_default_params();
+    rp.max_fonts = 6;
+    rp.p_document = 1.0f;
+    icstr_renderer *r = NULL;
+    CHECK(icstr_render_create(&rp, &r) == ICSTR_OK);
+    if (!r) return;
+    icstr_render_opts o = icstr_render_default_opts(r);
+    o.min_len = 16;
+    o.max_len = 24;
+    icstr_render_crop c = {0};
+    int pieces = 0, wrong = 0;
+    for (int i = 0; i < 60; i++) {
+        if (icstr_render_sample_opts(r, 5, (uint64_t)i, &o, &c)) continue;
+        icstr_rng g;
+        icstr_rng_seed(&g, (uint64_t)i);
+        int x0 = -1, x1 = -1;
+        char label[64];
+        int got = icstr_train_line_piece(&c, &g, &x0, &x1, label, sizeof label);
+        CHECK(got >= 0);
+        if (got != 1) continue;
+        pieces++;
+        /* the glyphs inside, in the label's order, spell the piece's label without its spaces */
+        char want[64];
+        int n = 0, cut_glyph = 0;
+        for (int ch = 0; c.label[ch]; ch++)
+            for (int b = 0; b < c.n_boxes; b++) {
+                if (c.box_char[b] != ch) continue;
+                float cx = 0.5f * (c.boxes[b].x0 + c.boxes[b].x1);
+                if (cx >= (float)x0 && cx < (float)x1 && n < 63) want[n++] = c.label[ch];
+                cut_glyph |= c.boxes[b].x0 < (float)x0 - 1.0f && c.boxes[b].x1 > (float)x0 + 1.0f;
+            }
+        want[n] = 0;
+        char bare[64];
+        int m = 0;
+        for (const char *q = label; *q; q++)
+            if (*q != ' ') bare[m++] = *q;
+        bare[m] = 0;
+        int ok = x0 >= 0 && x0 < x1 && x1 <= c.w && !cut_glyph && !strcmp(bare, want) && strstr(c.label, label);
+        if (!ok && wrong++ < 3)
+            fprintf(stderr, "  piece [%d, %d) of \"%s\" (%d px): \"%s\", its glyphs \"%s\"\n", x0, x1, c.label, c.w,
+                    label, want);
+    }
+    CHECK_MSG(wrong == 0, "%d of %d pieces mislabelled", wrong, pieces);
+    CHECK_MSG(pieces >= 15, "%d pieces of 60 long document lines", pieces);
+    /* a crop no wider than 3.6 heights is not cut */
+    o.min_len = 1;
+    o.max_len = 2;
+    int short_pieces = 0;
+    for (int i = 0; i < 20; i++) {
+        if (icstr_render_sample_opts(r, 6, (uint64_t)i, &o, &c) || c.w > 3 * c.h) continue;
+        icstr_rng g;
+        icstr_rng_seed(&g, (uint64_t)i);
+        int x0, x1;
+        char label[64];
+        short_pieces += icstr_train_line_piece(&c, &g, &x0, &x1, label, sizeof label) != 0;
+    }
+    CHECK(short_pieces == 0);
+    icstr_render_crop_free(&c);
+    icstr_render_free(r);
+
+    /* the stream: with line_piece_fraction 1 some samples change (pieces), with 0 none does */
+    icstr_train_config tc = icstr_train_default_config();
+    tc.document_fraction = 1.0f;
+    icstr_model_config big = *mc;
+    big.max_label = 25;
+    icstr_train_synth *plain = NULL, *cut = NULL;
+    CHECK(icstr_train_synth_open(&big, &tc, &plain) == ICSTR_OK);
+    tc.line_piece_fraction = 1.0f;
+    CHECK(icstr_train_synth_open(&big, &tc, &cut) == ICSTR_OK);
+    if (plain && cut) {
+        size_t img = (size_t)3 * big.img_h * big.img_w;
+        float *a = malloc(img * sizeof *a), *b = malloc(img * sizeof *b), *b2 = malloc(img * sizeof *b2);
+        char la[64], lb[64];
+        int differ = 0;
+        for (int i = 0; i < 40; i++) {
+            CHECK(icstr_train_synth_sample(plain, (uint64_t)i * 7919, 100000, a, la, sizeof la) == ICSTR_OK);
+            CHECK(icstr_train_synth_sample(cut, (uint64_t)i * 7919, 100000, b, lb, sizeof lb) == ICSTR_OK);
+            /* without pieces, the crops the renderer always drew */
+            icstr_render_opts so = icstr_train_synth_opts(plain, 100000);
+            CHECK(icstr_render_to_input(icstr_train_synth_renderer(plain), (uint64_t)i * 7919, 0, &so, big.img_h,
+                                        big.img_w, b2, &c) == ICSTR_OK);
+            CHECK(!memcmp(a, b2, img * sizeof *a) && !strcmp(la, c.label));
+            /* a piece may hold every glyph (the cut took a neighbour's fragment off) */
+            CHECK_MSG(strstr(la, lb) != NULL, "\"%s\" is no run of \"%s\"", lb, la);
+            differ += strcmp(la, lb) != 0;
+        }
+        CHECK_MSG(differ >= 5, "%d of 40 long lines cut to a piece", differ);
+        free(a);
+        free(b);
+        free(b2);
+    }
+    icstr_render_crop_free(&c);
+    icstr_train_synth_close(plain);
+    icstr_train_synth_close(cut);
+}
+
 int main(void) {
     icstr_log_set_level(ICSTR_LOG_WARN);
     test_caption_compose();
@@ -406,6 +508,7 @@ int main(void) {
     mc.latents = 4;
     mc.max_label = 12;
     test_init_from_bands(&mc);
+    test_line_pieces(&mc);
     icstr_train_config tc = icstr_train_default_config();
     tc.batch_size = 24;
     tc.synth_fraction = 0.5f;
