@@ -41,13 +41,11 @@ void icstr_train_synth_close(icstr_train_synth *s) {
 }
 
 int icstr_train_crop_to_input(const icstr_render_crop *c, int x0, int x1, const icstr_model_config *mc, float *chw) {
-    icstr_image view = {x1 - x0, c->h, NULL};
-    int rc = icstr_image_alloc(view.w, view.h, NULL, &view);
-    if (rc) return rc;
-    for (int y = 0; y < c->h; y++)
-        memcpy(view.rgb + (size_t)y * view.w * 3, c->rgb + ((size_t)y * c->w + x0) * 3, (size_t)view.w * 3);
-    rc = icstr_image_to_input(&view, mc->img_h, mc->img_w, chw);
-    icstr_image_free(&view);
+    icstr_image whole = {c->w, c->h, c->rgb}, part;
+    if (x0 == 0 && x1 == c->w) return icstr_image_to_input(&whole, mc->img_h, mc->img_w, chw); /* no copy */
+    int rc = icstr_image_crop(&whole, x0, 0, x1 - x0, c->h, &part);
+    if (!rc) rc = icstr_image_to_input(&part, mc->img_h, mc->img_w, chw);
+    icstr_image_free(&part);
     return rc;
 }
 
@@ -121,13 +119,15 @@ int icstr_train_synth_sample(icstr_train_synth *s, uint64_t sample_seed, long st
         rc = icstr_render_sample_opts(s->r, sample_seed, 0, &o, &scratch);
         /* a long line, some of the time, as one of the pieces the reader cuts it into (its own
          * random stream: without pieces, the samples they always were) */
-        icstr_rng pr;
-        icstr_rng_seed(&pr, sample_seed ^ 0x7069656365ULL);
-        int x0 = 0, x1 = 0, piece = 0;
-        if (!rc && s->tc.line_piece_fraction > 0.0f && icstr_rng_uniform(&pr) < s->tc.line_piece_fraction)
-            piece = icstr_train_line_piece(&scratch, &pr, &x0, &x1, label, label_cap);
-        if (piece > 0) return icstr_train_crop_to_input(&scratch, x0, x1, &s->mc, chw);
-        if (!rc) rc = piece < 0 ? piece : icstr_train_crop_to_input(&scratch, 0, scratch.w, &s->mc, chw);
+        if (!rc && s->tc.line_piece_fraction > 0.0f) {
+            icstr_rng pr;
+            icstr_rng_seed(&pr, sample_seed ^ 0x7069656365ULL);
+            int x0, x1, piece = 0;
+            if (icstr_rng_uniform(&pr) < s->tc.line_piece_fraction)
+                piece = icstr_train_line_piece(&scratch, &pr, &x0, &x1, label, label_cap);
+            if (piece != 0) return piece < 0 ? piece : icstr_train_crop_to_input(&scratch, x0, x1, &s->mc, chw);
+        }
+        if (!rc) rc = icstr_train_crop_to_input(&scratch, 0, scratch.w, &s->mc, chw);
     }
     if (rc) return rc;
     size_t n = strlen(scratch.label);

@@ -424,7 +424,10 @@ static void test_line_pieces(const icstr_model_config *mc) {
                 if (c.box_char[b] != ch) continue;
                 float cx = 0.5f * (c.boxes[b].x0 + c.boxes[b].x1);
                 if (cx >= (float)x0 && cx < (float)x1 && n < 63) want[n++] = c.label[ch];
-                cut_glyph |= c.boxes[b].x0 < (float)x0 - 1.0f && c.boxes[b].x1 > (float)x0 + 1.0f;
+                for (int e = 0; e < 2; e++) { /* neither edge of the piece runs through a glyph */
+                    float edge = (float)(e ? x1 : x0);
+                    cut_glyph |= c.boxes[b].x0 < edge - 1.0f && c.boxes[b].x1 > edge + 1.0f;
+                }
             }
         want[n] = 0;
         char bare[64];
